@@ -1,0 +1,53 @@
+# Showtime developer entry points. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: help
+help: ## list targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
+
+$(BIN)/showtime: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+.PHONY: venv
+venv: $(BIN)/showtime ## create .venv with showtime and its dev tools
+
+.PHONY: lint
+lint: venv ## ruff and mypy --strict
+	$(BIN)/ruff check operator tests
+	$(BIN)/ruff format --check operator tests
+	$(BIN)/mypy
+
+.PHONY: unit
+unit: venv ## unit and property tests (no cluster)
+	$(BIN)/pytest tests/unit -q
+
+.PHONY: e2e
+e2e: venv cluster ## e2e tests against the cluster KUBECONFIG points at (default: the local one)
+	eval "$$(hack/cluster.sh env)" && $(BIN)/pytest tests/e2e -q -m e2e
+
+.PHONY: test
+test: lint unit e2e ## the whole suite: lint, unit, then e2e on the local cluster
+
+.PHONY: cluster
+cluster: ## bring up the local control plane (kwok) and Prometheus; prints the kubeconfig path last
+	@hack/cluster.sh up
+
+.PHONY: cluster-down
+cluster-down: ## stop the local cluster and Prometheus
+	@hack/cluster.sh down
+
+.PHONY: env
+env: ## print export lines (KUBECONFIG, PATH with kubectl): eval "$$(make -s env)"
+	@hack/cluster.sh env
+
+.PHONY: kind
+kind: ## create a kind cluster from kind-config.yaml (needs Docker and kind)
+	kind create cluster --name showtime --config kind-config.yaml
