@@ -1,0 +1,128 @@
+"""The ``showtime`` command: ``run`` the operator, or ``plan`` an event without a cluster.
+
+``plan`` feeds a manifest to the same pure planner the operator uses and prints a timeline
+a person can read: when pre-warm starts and the replicas each target is held at, at every
+instant where that changes. ``run`` builds the shell (settings, logging, metrics, the
+Kubernetes gateway, the Prometheus source, the reconciler) and hands it to kopf.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+
+from showtime.durations import DurationError, format_duration, parse_duration
+from showtime.planner import HOLDING_STAGES, Stage, effective_lead_time, plan_event
+from showtime.spec import SpecError, TrafficEventSpec, parse_spec
+from showtime.status import rfc3339
+
+MAX_ROWS = 400
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="showtime", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run the operator against the current kubeconfig or in-cluster")
+    plan = sub.add_parser("plan", help="print the pre-warm timeline of a TrafficEvent manifest")
+    plan.add_argument("-f", "--file", required=True, help="TrafficEvent YAML ('-' for stdin)")
+    plan.add_argument("--now", help="RFC 3339 instant to plan from (default: now)")
+    plan.add_argument(
+        "--lead-time",
+        default="5m",
+        help="lead time assumed for leadTime: auto, since no pods are observed (default 5m)",
+    )
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        from showtime.run import run_operator  # the heavy imports only when running
+
+        return run_operator()
+    try:
+        return plan_command(args.file, args.now, args.lead_time, sys.stdout)
+    except (SpecError, DurationError, ValueError, OSError, yaml.YAMLError) as exc:
+        print(f"showtime plan: {exc}", file=sys.stderr)
+        return 2
+
+
+def _load_manifest(path: str) -> tuple[str, dict[str, Any]]:
+    text = sys.stdin.read() if path == "-" else Path(path).read_text()
+    documents = [d for d in yaml.safe_load_all(text) if d]
+    events = [d for d in documents if isinstance(d, dict) and d.get("kind") == "TrafficEvent"]
+    if not events:
+        raise ValueError(f"{path}: no TrafficEvent found")
+    event = events[0]
+    meta = event.get("metadata") or {}
+    name = f"{meta.get('namespace', 'default')}/{meta.get('name', '?')}"
+    return name, event.get("spec") or {}
+
+
+def plan_command(path: str, now_text: str | None, lead_text: str, out: TextIO) -> int:
+    name, raw = _load_manifest(path)
+    spec = parse_spec(raw)
+    now = datetime.now(UTC)
+    if now_text:
+        now = datetime.fromisoformat(now_text.replace("Z", "+00:00"))
+        if now.tzinfo is None:
+            raise ValueError("--now needs a UTC offset, e.g. 2026-12-31T19:00:00+08:00")
+    assumed = parse_duration(lead_text)
+    for line in render_plan(name, spec, now=now, assumed_lead_time=assumed):
+        print(line, file=out)
+    return 0
+
+
+def render_plan(
+    name: str, spec: TrafficEventSpec, *, now: datetime, assumed_lead_time: timedelta
+) -> list[str]:
+    """The lines ``showtime plan`` prints: a summary, then a timeline table."""
+    lead = effective_lead_time(spec, {}, assumed_lead_time)
+    plan = plan_event(spec, now=now, lead_time=lead)
+    lines = [f"TrafficEvent {name}", f"  now:        {rfc3339(now)}"]
+    if plan.timeline is None:
+        lines.append(f"  stage:      {plan.stage.value} (nothing to plan)")
+        return lines
+    tl = plan.timeline
+    source = "explicit" if spec.lead_time is not None else "auto, assumed (no pods observed)"
+    lines += [
+        f"  stage:      {plan.stage.value}",
+        f"  start:      {rfc3339(tl.occurrence.start)}  (ends {rfc3339(tl.occurrence.end)})",
+        f"  pre-warm:   {rfc3339(tl.prewarm_at)}  (full floor by {rfc3339(tl.full_at)})",
+        f"  lead time:  {format_duration(plan.lead_time)} ({source})",
+        f"  released:   {rfc3339(tl.released_at)}",
+        "",
+    ]
+    names = [t.name for t in spec.targets]
+    header = ["TIME (UTC)", "STAGE", *names]
+    rows = [header]
+    # Walk from just before pre-warm (or now) to just after release; keep each change.
+    step = timedelta(seconds=5)
+    moment = max(now, tl.prewarm_at - step)
+    last: tuple[Any, ...] | None = None
+    held = False
+    while moment <= tl.released_at + step and len(rows) <= MAX_ROWS:
+        snapshot = plan_event(spec, now=moment, lead_time=lead)
+        floors = tuple(snapshot.floors.get(t.key, 0) for t in spec.targets)
+        stage = snapshot.stage if snapshot.stage in HOLDING_STAGES or not held else Stage.COMPLETED
+        if (stage, floors) != last:
+            label = "Released" if held and stage not in HOLDING_STAGES else stage.value
+            rows.append([rfc3339(moment), label, *(str(f) for f in floors)])
+            last = (stage, floors)
+        if held and stage not in HOLDING_STAGES:
+            break
+        held = held or stage in HOLDING_STAGES
+        moment += step
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines += [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    lines += ["", "Replicas shown are floors; a target's metric may raise them while held."]
+    return lines
+
+
+if __name__ == "__main__":
+    sys.exit(main())
