@@ -4,7 +4,7 @@ What lives here: the result types (``Sample``, ``MetricFailure`` with a ``Failur
 the ``MetricSource`` protocol the reconciler depends on, and ``PrometheusSource``, its
 implementation on prometheus-api-client's ``PrometheusConnect``: validated config, one
 HTTP request per distinct query, a per-query timeout, bounded concurrency, blocking I/O
-in worker threads, and telemetry (latency, failures by reason).
+in its own worker threads, and telemetry (latency, failures by reason).
 
 What does not: deciding what a failure means for scaling ("missing data is not zero" is
 the reconciler's rule; this layer only reports, never substitutes a value), conditions
@@ -19,6 +19,7 @@ import json
 import math
 import time
 from collections.abc import Collection, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -137,6 +138,9 @@ class PrometheusSource:
         self._session.mount(
             self.url, HTTPAdapter(max_retries=no_retries, pool_maxsize=max(10, concurrency))
         )
+        # Own worker threads, one per slot: a busy default executor (to_thread users) can
+        # never delay a query into a spurious timeout, nor can we starve theirs.
+        self._threads = ThreadPoolExecutor(concurrency, thread_name_prefix="prometheus-query")
         self._slots: asyncio.Semaphore | None = None
         self._slots_loop: asyncio.AbstractEventLoop | None = None
 
@@ -147,7 +151,8 @@ class PrometheusSource:
         )
 
     def close(self) -> None:
-        """Release pooled connections."""
+        """Release pooled connections and worker threads (in-flight requests finish first)."""
+        self._threads.shutdown(wait=False)
         self._client.close()
 
     async def query(self, queries: Collection[str]) -> dict[str, MetricResult]:
@@ -173,7 +178,11 @@ class PrometheusSource:
         slots = self._semaphore()
         await slots.acquire()
         started = time.monotonic()
-        request = asyncio.ensure_future(asyncio.to_thread(self._fetch, query))
+        try:
+            request = asyncio.get_running_loop().run_in_executor(self._threads, self._fetch, query)
+        except BaseException:  # e.g. used after close(): give the slot back, then complain
+            slots.release()
+            raise
 
         def _free_slot(done: asyncio.Future[MetricResult]) -> None:
             slots.release()

@@ -1,0 +1,249 @@
+"""The reconciler against an in-memory cluster: writes only on change, restart-safe."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from showtime.metricsource import FailureReason, MetricFailure, Sample
+from showtime.reconciler import Reconciler
+from tests.support.fakes import Clock, FakeCluster, FakeMetrics
+
+START = datetime(2026, 12, 31, 12, 0, tzinfo=UTC)
+
+
+def event_spec(**overrides: Any) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "schedule": {"start": "2026-12-31T12:00:00Z", "duration": "1h"},
+        "leadTime": "5m",
+        "cooldown": "0s",
+        "scaleDown": {"stabilizationWindow": "0s", "maxPercentPerMinute": 100},
+        "targets": [{"name": "api", "replicas": 10, "maxReplicas": 20}],
+    }
+    spec.update(overrides)
+    return spec
+
+
+def make(cluster: FakeCluster, clock: Clock, metrics: FakeMetrics | None = None) -> Reconciler:
+    return Reconciler(
+        cluster, metrics or FakeMetrics(), default_lead_time=timedelta(minutes=5), clock=clock
+    )
+
+
+def tick(reconciler: Reconciler, **kw: Any) -> Any:
+    return asyncio.run(reconciler.tick(**kw))
+
+
+def test_prewarm_scales_once_then_stays_quiet() -> None:
+    cluster, clock = FakeCluster(), Clock(START - timedelta(minutes=4))
+    cluster.add_deployment("api", 2)
+    cluster.add_event("speech", event_spec())
+    reconciler = make(cluster, clock)
+    tick(reconciler)
+    assert cluster.replicas("api") == 10
+    assert cluster.annotations("api")["showtime.dev/original-replicas"] == "2"
+    assert cluster.status("speech")["phase"] == "PreWarming"
+    reasons = [p[2] for p in cluster.posted]
+    assert "PreWarming" in reasons
+    assert "Scaled" in reasons
+    cluster.make_ready()
+    tick(reconciler)  # readiness changed: status only
+    cluster.writes.clear()
+    clock.now += timedelta(seconds=10)
+    tick(reconciler)
+    assert cluster.writes == []
+
+
+def test_restarted_operator_carries_on_without_writes() -> None:
+    cluster, clock = FakeCluster(), Clock(START - timedelta(minutes=4))
+    cluster.add_deployment("api", 2)
+    cluster.add_event("speech", event_spec())
+    tick(make(cluster, clock))
+    cluster.make_ready()
+    tick(make(cluster, clock))
+    cluster.writes.clear()
+    clock.now += timedelta(seconds=30)
+    tick(make(cluster, clock))  # a brand-new reconciler: nothing in memory
+    assert cluster.writes == []
+    assert cluster.replicas("api") == 10
+
+
+def test_delete_hands_back_and_clears_annotations() -> None:
+    cluster, clock = FakeCluster(), Clock(START + timedelta(minutes=1))
+    cluster.add_deployment("api", 2)
+    cluster.add_event("speech", event_spec())
+    reconciler = make(cluster, clock)
+    tick(reconciler)
+    assert cluster.replicas("api") == 10
+    tick(reconciler, releasing={("live", "speech")})
+    del cluster.events[("live", "speech")]
+    assert cluster.replicas("api") == 2
+    assert cluster.annotations("api") == {}
+
+
+def test_two_events_on_one_target_the_higher_wins_until_both_end() -> None:
+    cluster, clock = FakeCluster(), Clock(START + timedelta(minutes=1))
+    cluster.add_deployment("api", 2)
+    cluster.add_event("small", event_spec())
+    cluster.add_event(
+        "big",
+        event_spec(
+            schedule={"start": "2026-12-31T12:00:00Z", "duration": "2h"},
+            targets=[{"name": "api", "replicas": 15, "maxReplicas": 20}],
+        ),
+    )
+    reconciler = make(cluster, clock)
+    tick(reconciler)
+    assert cluster.replicas("api") == 15
+    assert cluster.annotations("api")["showtime.dev/held-by"] == "big,small"
+    clock.now = START + timedelta(minutes=90)  # small is over, big is live
+    tick(reconciler)
+    assert cluster.replicas("api") == 15
+    assert cluster.annotations("api")["showtime.dev/held-by"] == "big"
+    clock.now = START + timedelta(hours=3)
+    tick(reconciler)
+    assert cluster.replicas("api") == 2
+
+
+def test_invalid_event_is_reported_and_others_still_act() -> None:
+    cluster, clock = FakeCluster(), Clock(START + timedelta(minutes=1))
+    cluster.add_deployment("api", 2)
+    cluster.add_deployment("web", 1)
+    cluster.add_event(
+        "broken",
+        event_spec(
+            schedule={"cron": "0 25 * * *", "duration": "1h"},
+            targets=[{"name": "web", "replicas": 5, "maxReplicas": 9}],
+        ),
+    )
+    cluster.add_event("speech", event_spec())
+    tick(make(cluster, clock))
+    broken = cluster.status("broken")
+    assert broken["phase"] == "Invalid"
+    ready = next(c for c in broken["conditions"] if c["type"] == "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "InvalidSpec")
+    assert "cron" in ready["message"]
+    assert ("broken", "Warning", "InvalidSpec") in [p[:3] for p in cluster.posted]
+    assert cluster.replicas("web") == 1
+    assert cluster.replicas("api") == 10
+
+
+def test_missing_target_warns() -> None:
+    cluster, clock = FakeCluster(), Clock(START + timedelta(minutes=1))
+    cluster.add_event("speech", event_spec())
+    tick(make(cluster, clock))
+    found = next(c for c in cluster.status("speech")["conditions"] if c["type"] == "TargetsFound")
+    assert (found["status"], found["reason"]) == ("False", "TargetMissing")
+    assert ("speech", "Warning", "TargetMissing") in [p[:3] for p in cluster.posted]
+
+
+def test_metric_scales_up_and_an_outage_holds_the_count() -> None:
+    query = 'sum(rate(http_requests_total{service="api"}[1m]))'
+    cluster, clock = FakeCluster(), Clock(START + timedelta(minutes=1))
+    cluster.add_deployment("api", 2)
+    cluster.add_event(
+        "speech",
+        event_spec(
+            targets=[
+                {
+                    "name": "api",
+                    "replicas": 4,
+                    "maxReplicas": 50,
+                    "metric": {"query": query, "targetPerReplica": 100},
+                }
+            ]
+        ),
+    )
+    metrics = FakeMetrics({query: Sample(2000.0, START)})
+    reconciler = make(cluster, clock, metrics)
+    tick(reconciler)
+    assert cluster.replicas("api") == 20
+    status = cluster.status("speech")
+    assert status["targets"][0]["reason"] == "Metric"
+    assert status["targets"][0]["metric"]["value"] == 2000.0
+    metrics.answers[query] = MetricFailure(FailureReason.UNREACHABLE, "connection refused")
+    clock.now += timedelta(minutes=5)
+    tick(reconciler)
+    tick(reconciler)
+    assert cluster.replicas("api") == 20
+    cond = next(
+        c for c in cluster.status("speech")["conditions"] if c["type"] == "MetricsAvailable"
+    )
+    assert (cond["status"], cond["reason"]) == ("False", "PrometheusUnreachable")
+    warnings = [p for p in cluster.posted if p[2] == "MetricsUnavailable"]
+    assert len(warnings) == 1
+
+
+def test_invalid_query_takes_no_action() -> None:
+    cluster, clock = FakeCluster(), Clock(START + timedelta(minutes=1))
+    cluster.add_deployment("api", 2)
+    cluster.add_event(
+        "speech",
+        event_spec(
+            targets=[
+                {
+                    "name": "api",
+                    "replicas": 4,
+                    "maxReplicas": 50,
+                    "metric": {"query": "sum(", "targetPerReplica": 100},
+                }
+            ]
+        ),
+    )
+    metrics = FakeMetrics({"sum(": MetricFailure(FailureReason.QUERY_INVALID, "parse error")})
+    tick(make(cluster, clock, metrics))
+    assert cluster.replicas("api") == 2
+    ready = next(c for c in cluster.status("speech")["conditions"] if c["type"] == "Ready")
+    assert ready["reason"] == "QueryInvalid"
+
+
+def test_identical_queries_are_evaluated_once_per_tick() -> None:
+    cluster, clock = FakeCluster(), Clock(START + timedelta(minutes=1))
+    metrics = FakeMetrics()
+    for i in range(1000):
+        name = f"svc-{i}"
+        cluster.add_deployment(name, 1)
+        query = f'sum(rate(x{{shard="{i % 50}"}}[1m]))'
+        metrics.answers[query] = Sample(10.0, START)
+        cluster.add_event(
+            f"ev-{i}",
+            event_spec(
+                targets=[
+                    {
+                        "name": name,
+                        "replicas": 2,
+                        "maxReplicas": 5,
+                        "metric": {"query": query, "targetPerReplica": 100},
+                    }
+                ]
+            ),
+        )
+    tick(make(cluster, clock, metrics))
+    assert len(metrics.asked) == 1
+    assert len(metrics.asked[0]) == 50
+
+
+def test_hpa_target_gets_min_replicas_raised_and_restored() -> None:
+    cluster, clock = FakeCluster(), Clock(START + timedelta(minutes=1))
+    cluster.add_deployment("api", 3)
+    cluster.add_event("speech", event_spec())
+    cluster.hpas[("live", "Deployment", "api")] = {
+        "metadata": {"name": "api-hpa", "namespace": "live"},
+        "spec": {
+            "minReplicas": 3,
+            "maxReplicas": 8,
+            "scaleTargetRef": {"kind": "Deployment", "name": "api"},
+        },
+    }
+    reconciler = make(cluster, clock)
+    tick(reconciler)
+    hpa = cluster.hpas[("live", "Deployment", "api")]
+    assert hpa["spec"]["minReplicas"] == 8  # desired 10, capped at the HPA's max
+    assert cluster.replicas("api") == 3  # the workload's replicas are never written
+    assert ("speech", "Warning", "HPACapped") in [p[:3] for p in cluster.posted]
+    assert cluster.annotations("api")["showtime.dev/original-hpa-min-replicas"] == "3"
+    clock.now = START + timedelta(hours=2)
+    tick(reconciler)
+    assert hpa["spec"]["minReplicas"] == 3
+    assert cluster.annotations("api") == {}
