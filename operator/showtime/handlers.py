@@ -15,7 +15,6 @@ from typing import Any
 
 import kopf
 
-from showtime import telemetry
 from showtime.kube import GROUP, PLURAL, VERSION
 from showtime.reconciler import Reconciler
 
@@ -56,4 +55,4 @@ async def deleted(namespace: str | None, name: str, memo: Any, **_: Any) -> None
     reconciler: Reconciler = memo["reconciler"]
     namespace = namespace or ""
     await reconciler.release(namespace, name)
-    telemetry.forget_event(namespace, name)
+    reconciler.forget(namespace, name)

@@ -124,6 +124,7 @@ class Reconciler:
         self._specs: dict[tuple[str, int], TrafficEventSpec | SpecError] = {}
         self._lead_times: dict[WorkloadKey, LeadTime] = {}
         self._pods_listed_at: datetime | None = None
+        self._gauged: dict[EventKey, Any] = {}  # what the gauges show, to skip no-op updates
 
     # -- driving ---------------------------------------------------------------------------
 
@@ -434,7 +435,7 @@ class Reconciler:
                 now=now,
             )
             new = settle_status(event.status, new, now=now)
-            _record_gauges(event, new)
+            self._record_gauges(event, new)
             try:
                 if any(new.get(k) != event.status.get(k) for k in new):
                     await self._write(
@@ -456,6 +457,31 @@ class Reconciler:
                 log_.warning("status not written", error=str(exc))
 
         await asyncio.gather(*(one(e) for e in events if not e.deleting))
+
+    def _record_gauges(self, event: _Event, status: Mapping[str, Any]) -> None:
+        shown = (status.get("phase"), status.get("targets"))
+        if self._gauged.get((event.namespace, event.name)) == shown:
+            return
+        self._gauged[(event.namespace, event.name)] = shown
+        telemetry.set_event_stage(event.namespace, event.name, str(status.get("phase")))
+        for target in status.get("targets") or []:
+            name = str(target.get("name"))
+            telemetry.set_target_replicas(
+                event.namespace,
+                event.name,
+                str(target.get("kind")),
+                name,
+                desired=int(target.get("desiredReplicas") or 0),
+                ready=int(target.get("readyReplicas") or 0),
+            )
+            metric = target.get("metric")
+            value = metric.get("value") if metric is not None else None
+            telemetry.set_metric_sample(event.namespace, event.name, name, value)
+
+    def forget(self, namespace: str, name: str) -> None:
+        """Drop what the gauges show for a deleted event."""
+        self._gauged.pop((namespace, name), None)
+        telemetry.forget_event(namespace, name)
 
 
 def _metric_report(query: str, result: MetricResult | None) -> MetricReport:
@@ -488,20 +514,3 @@ def _target_view(workload: dict[str, Any], hpa: dict[str, Any] | None) -> Target
         hpa=hpa_view,
         handback=HandBackState.from_annotations(meta.get("annotations") or {}),
     )
-
-
-def _record_gauges(event: _Event, status: Mapping[str, Any]) -> None:
-    telemetry.set_event_stage(event.namespace, event.name, str(status.get("phase")))
-    for target in status.get("targets") or []:
-        name = str(target.get("name"))
-        telemetry.set_target_replicas(
-            event.namespace,
-            event.name,
-            str(target.get("kind")),
-            name,
-            desired=int(target.get("desiredReplicas") or 0),
-            ready=int(target.get("readyReplicas") or 0),
-        )
-        metric = target.get("metric")
-        value = metric.get("value") if metric is not None else None
-        telemetry.set_metric_sample(event.namespace, event.name, name, value)

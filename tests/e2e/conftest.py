@@ -11,11 +11,14 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kubernetes import client, config
 from kubernetes.client import ApiException
 
+from showtime.kube import GROUP, PLURAL, VERSION
+from tests.support.operator import OperatorProcess
 from tests.support.wait import wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -104,3 +107,56 @@ def namespace(core_v1: client.CoreV1Api) -> Iterator[str]:
         except ApiException as exc:
             if exc.status != 404:
                 raise
+
+
+@pytest.fixture(scope="module")
+def crd(kube_api: Any) -> None:
+    subprocess.run(
+        ["kubectl", "apply", "--server-side", "-f", str(REPO_ROOT / "crds/trafficevent.yaml")],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    ext: Any = client.ApiextensionsV1Api(kube_api)
+
+    def established() -> bool:
+        crd = ext.read_custom_resource_definition(f"{PLURAL}.{GROUP}")
+        return any(
+            c.type == "Established" and c.status == "True" for c in crd.status.conditions or []
+        )
+
+    wait_for(established, timeout=30, message="CRD established")
+
+
+@pytest.fixture
+def custom(kube_api: Any) -> Any:
+    return client.CustomObjectsApi(kube_api)
+
+
+@pytest.fixture
+def operator(crd: None, namespace: str, custom: Any, tmp_path: Path) -> Iterator[OperatorProcess]:
+    proc = OperatorProcess(namespace, tmp_path / "operator.log").start()
+    try:
+        yield proc
+    finally:
+        # Let the operator release its finalizers before it stops.
+        if not proc.alive():
+            proc.start()
+        events = custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)
+        for item in events["items"]:
+            custom.delete_namespaced_custom_object(
+                GROUP, VERSION, namespace, PLURAL, item["metadata"]["name"]
+            )
+        try:
+            wait_for(
+                lambda: (
+                    not custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)[
+                        "items"
+                    ]
+                ),
+                timeout=60,
+                message="TrafficEvents deleted",
+            )
+        finally:
+            proc.stop()
+            print(proc.log_tail())

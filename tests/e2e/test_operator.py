@@ -6,10 +6,7 @@ second. Times are relative to now; every wait polls with a deadline.
 
 from __future__ import annotations
 
-import subprocess
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -17,137 +14,23 @@ from kubernetes import client
 from kubernetes.client import ApiException
 
 from showtime.kube import GROUP, PLURAL, VERSION
-from tests.support.kube import POD_READY_DELAY, deployment
-from tests.support.operator import REPO_ROOT, OperatorProcess
+from tests.support.operator import OperatorProcess
+from tests.support.trafficevents import (
+    condition,
+    create_event,
+    event_reasons,
+    iso,
+    make_deployment,
+    phase_is,
+    ready,
+    replicas,
+    showtime_annotations,
+    soon,
+    status,
+)
 from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def crd(kube_api: Any) -> None:
-    subprocess.run(
-        ["kubectl", "apply", "--server-side", "-f", str(REPO_ROOT / "crds/trafficevent.yaml")],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    ext: Any = client.ApiextensionsV1Api(kube_api)
-
-    def established() -> bool:
-        crd = ext.read_custom_resource_definition(f"{PLURAL}.{GROUP}")
-        return any(
-            c.type == "Established" and c.status == "True" for c in crd.status.conditions or []
-        )
-
-    wait_for(established, timeout=30, message="CRD established")
-
-
-@pytest.fixture
-def custom(kube_api: Any) -> Any:
-    return client.CustomObjectsApi(kube_api)
-
-
-@pytest.fixture
-def operator(crd: None, namespace: str, custom: Any, tmp_path: Path) -> Iterator[OperatorProcess]:
-    proc = OperatorProcess(namespace, tmp_path / "operator.log").start()
-    try:
-        yield proc
-    finally:
-        # Let the operator release its finalizers before it stops.
-        if not proc.alive():
-            proc.start()
-        events = custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)
-        for item in events["items"]:
-            custom.delete_namespaced_custom_object(
-                GROUP, VERSION, namespace, PLURAL, item["metadata"]["name"]
-            )
-        try:
-            wait_for(
-                lambda: (
-                    not custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)[
-                        "items"
-                    ]
-                ),
-                timeout=60,
-                message="TrafficEvents deleted",
-            )
-        finally:
-            proc.stop()
-            print(proc.log_tail())
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def soon(seconds: float) -> datetime:
-    return datetime.now(UTC) + timedelta(seconds=seconds)
-
-
-def make_deployment(
-    apps: Any, namespace: str, name: str, replicas: int, ready_delay_ms: int = 2000
-) -> None:
-    apps.create_namespaced_deployment(
-        namespace, deployment(name, replicas, {POD_READY_DELAY: str(ready_delay_ms)})
-    )
-    wait_for(
-        lambda: ready(apps, namespace, name) == replicas,
-        timeout=60,
-        message=f"{name} {replicas} Ready",
-    )
-
-
-def ready(apps: Any, namespace: str, name: str) -> int:
-    status = apps.read_namespaced_deployment_status(name, namespace).status
-    return int(status.ready_replicas or 0)
-
-
-def replicas(apps: Any, namespace: str, name: str) -> int:
-    return int(apps.read_namespaced_deployment(name, namespace).spec.replicas)
-
-
-def showtime_annotations(apps: Any, namespace: str, name: str) -> dict[str, str]:
-    meta = apps.read_namespaced_deployment(name, namespace).metadata
-    return {k: v for k, v in (meta.annotations or {}).items() if k.startswith("showtime.dev/")}
-
-
-def create_event(custom: Any, namespace: str, name: str, spec: dict[str, Any]) -> None:
-    custom.create_namespaced_custom_object(
-        GROUP,
-        VERSION,
-        namespace,
-        PLURAL,
-        {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "TrafficEvent",
-            "metadata": {"name": name},
-            "spec": spec,
-        },
-    )
-
-
-def status(custom: Any, namespace: str, name: str) -> dict[str, Any]:
-    obj = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
-    return dict(obj.get("status") or {})
-
-
-def condition(custom: Any, namespace: str, name: str, type_: str) -> dict[str, Any] | None:
-    for cond in status(custom, namespace, name).get("conditions") or []:
-        if cond["type"] == type_:
-            return dict(cond)
-    return None
-
-
-def phase_is(custom: Any, namespace: str, name: str, phase: str) -> bool:
-    return status(custom, namespace, name).get("phase") == phase
-
-
-def event_reasons(core: Any, namespace: str, name: str) -> list[str]:
-    items = core.list_namespaced_event(
-        namespace, field_selector=f"involvedObject.name={name}"
-    ).items
-    return [e.reason for e in items]
 
 
 QUICK_SCALE_DOWN = {"stabilizationWindow": "0s", "maxPercentPerMinute": 100}
