@@ -51,3 +51,11 @@ env: ## print export lines (KUBECONFIG, PATH with kubectl): eval "$$(make -s env
 .PHONY: kind
 kind: ## create a kind cluster from kind-config.yaml (needs Docker and kind)
 	kind create cluster --name showtime --config kind-config.yaml
+
+.PHONY: demo
+demo: venv cluster ## local cluster, Prometheus, the operator and a TrafficEvent starting in ~3 min to watch
+	@hack/demo.sh up
+
+.PHONY: demo-down
+demo-down: ## stop the demo's operator and load source, delete namespace demo (the cluster stays up)
+	@hack/demo.sh down

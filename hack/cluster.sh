@@ -11,7 +11,7 @@
 #   hack/cluster.sh prometheus-stop    stop Prometheus only (simulate a metrics outage)
 #   hack/cluster.sh prometheus-start   start Prometheus only
 #
-# Settings (environment): SHOWTIME_APISERVER_PORT (default 32766),
+# Settings (environment): SHOWTIME_APISERVER_PORT (default 31443),
 # SHOWTIME_PROMETHEUS_PORT (default 9090), SHOWTIME_CACHE and versions (hack/versions.sh),
 # KWOK_WORKDIR (kwokctl's state, default ~/.kwok).
 # Progress goes to stderr; stdout carries only the kubeconfig path (up) or exports (env).
@@ -27,7 +27,9 @@ KUBECONFIG_PATH="${KWOK_DIR}/kubeconfig.yaml"
 KWOK_CONFIG="${HERE}/cluster/kwok.yaml"
 NODES_MANIFEST="${HERE}/cluster/nodes.yaml"
 STATE_DIR="${SHOWTIME_CACHE}/clusters/${CLUSTER_NAME}"
-APISERVER_PORT="${SHOWTIME_APISERVER_PORT:-32766}"
+# Fixed so the kubeconfig stays the same across restarts. Not 32xxx: kwokctl hands
+# out the other components' ports counting down from 32767 and would collide.
+APISERVER_PORT="${SHOWTIME_APISERVER_PORT:-31443}"
 PROM_DIR="${SHOWTIME_CACHE}/prometheus"
 PROM_TARGETS_DIR="${PROM_DIR}/targets"
 PROM_PID_FILE="${PROM_DIR}/prometheus.pid"
@@ -42,7 +44,15 @@ die() {
 }
 
 kc() { "${BIN_DIR}/kubectl" --kubeconfig "${KUBECONFIG_PATH}" --request-timeout=10s "$@"; }
-alive() { [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null; }
+# A process runs when it exists and is not a zombie (a killed daemon stays a
+# zombie where PID 1 does not reap, e.g. in containers).
+alive() {
+  [[ "${1:-}" =~ ^[0-9]+$ ]] && kill -0 "$1" 2>/dev/null || return 1
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  stat="${stat##*) }"
+  [[ "${stat:0:1}" != Z ]]
+}
 
 # Prints who listens on TCP port $1 (any address); fails when nobody does.
 port_listeners() {
@@ -63,7 +73,7 @@ take_lock() {
 
 # Identifies what the running cluster was created from: config, binaries, port.
 fingerprint() {
-  { cat "${KWOK_CONFIG}"; echo "${BIN_DIR} ${APISERVER_PORT} ${KUBE_VERSION}"; } | sha256sum | cut -d' ' -f1
+  { cat "${KWOK_CONFIG}" "${NODES_MANIFEST}"; echo "${BIN_DIR} ${APISERVER_PORT} ${KUBE_VERSION}"; } | sha256sum | cut -d' ' -f1
 }
 
 # none: no cluster; running: every component process alive; stale: leftovers.
@@ -88,7 +98,7 @@ cluster_healthy() {
 cluster_delete() {
   [[ -d "${KWOK_DIR}" ]] || return 0
   log "deleting cluster ${CLUSTER_NAME} (${KWOK_DIR})"
-  "${BIN_DIR}/kwokctl" --name "${CLUSTER_NAME}" delete cluster --kubeconfig= >&2 ||
+  "${BIN_DIR}/kwokctl" --name "${CLUSTER_NAME}" delete cluster --kubeconfig "${KUBECONFIG_PATH}" >&2 ||
     die "'kwokctl delete cluster' failed. Kill the processes listed by 'hack/cluster.sh status', remove ${KWOK_DIR} and retry."
   rm -f "${STATE_DIR}/fingerprint"
 }
@@ -102,7 +112,9 @@ Stop that process (kill <pid>), or choose another port: SHOWTIME_APISERVER_PORT=
   fi
   log "creating cluster ${CLUSTER_NAME} (kwokctl --runtime binary, kube-apiserver on 127.0.0.1:${APISERVER_PORT})"
   local rc=0
-  KWOK_KUBE_VERSION="${KUBE_VERSION}" \
+  # kwokctl runs the first kubectl on PATH: make it ours.
+  PATH="${BIN_DIR}:${PATH}" \
+    KWOK_KUBE_VERSION="${KUBE_VERSION}" \
     KWOK_ETCD_VERSION="${ETCD_VERSION}" \
     KWOK_KUBECTL_BINARY="${BIN_DIR}/kubectl" \
     "${BIN_DIR}/kwokctl" --name "${CLUSTER_NAME}" --config "${KWOK_CONFIG}" create cluster \
@@ -114,19 +126,33 @@ Stop that process (kill <pid>), or choose another port: SHOWTIME_APISERVER_PORT=
     --kube-scheduler-binary "${BIN_DIR}/kube-scheduler" \
     --etcd-binary "${BIN_DIR}/etcd" \
     --kwok-controller-binary "${BIN_DIR}/kwok" \
-    --timeout 3m --wait 2m >&2 9>&- || rc=$?
+    --timeout 100s >&2 9>&- || rc=$?
   if ((rc != 0)); then
-    log "last lines of the component logs (${KWOK_DIR}/logs):"
-    tail -n 5 "${KWOK_DIR}"/logs/*.log >&2 2>/dev/null || true
+    show_component_logs
     die "'kwokctl create cluster' failed (exit ${rc}); see above. Retry 'make cluster' (it cleans up first); 'make cluster-down' removes everything."
   fi
   fingerprint >"${STATE_DIR}/fingerprint"
 }
 
+# The last log lines of every component that is not running.
+show_component_logs() {
+  local f name
+  for f in "${KWOK_DIR}"/pids/*.pid; do
+    [[ -e "$f" ]] || continue
+    name="$(basename "$f" .pid)"
+    alive "$(cat "$f")" && continue
+    log "${name} is not running; last lines of ${KWOK_DIR}/logs/${name}.log:"
+    tail -n 8 "${KWOK_DIR}/logs/${name}.log" >&2 2>/dev/null || true
+  done
+}
+
 wait_for_apiserver() {
   local deadline=$((SECONDS + 90))
   until kc get --raw=/readyz >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || die "kube-apiserver did not become ready within 90s; see ${KWOK_DIR}/logs/kube-apiserver.log"
+    if [[ "$(cluster_state)" != running ]] || ((SECONDS >= deadline)); then
+      show_component_logs
+      die "the control plane did not come up (see above and ${KWOK_DIR}/logs). Fix the cause, then run 'make cluster' again: it starts over from scratch."
+    fi
     sleep 1
   done
 }
@@ -134,7 +160,7 @@ wait_for_apiserver() {
 ensure_nodes() {
   kc apply -f "${NODES_MANIFEST}" >/dev/null || die "could not create the kwok nodes from ${NODES_MANIFEST}"
   kc wait --for=condition=Ready node --all --timeout=60s >/dev/null ||
-    die "the kwok nodes did not become Ready within 60s; see ${KWOK_DIR}/logs/kwok.log"
+    die "the kwok nodes did not become Ready within 60s; see ${KWOK_DIR}/logs/kwok-controller.log"
   # Pods need the namespace's default ServiceAccount (admission is on).
   local deadline=$((SECONDS + 60))
   until kc -n default get serviceaccount default >/dev/null 2>&1; do
@@ -170,7 +196,7 @@ ensure_prometheus_installed() {
   fi
   local rc=0
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; } >&2 || rc=$?
-  ((made_policy)) && rm -f "${policy}"
+  if ((made_policy)); then rm -f "${policy}"; fi
   ((rc == 0)) || die "'apt-get install prometheus' failed (exit ${rc}); fix apt (network, sources) or install it by hand ('${how}'), then retry."
   command -v prometheus >/dev/null 2>&1 || die "prometheus was installed but is not on PATH"
 }
@@ -194,12 +220,9 @@ scrape_configs:
 EOF
 }
 
-prom_start() {
-  if [[ -n "$(prom_pid)" ]] && prom_ready; then
-    log "prometheus already running on ${PROM_URL}"
-    return 0
-  fi
-  prom_stop
+prom_running() { [[ -n "$(prom_pid)" ]] && prom_ready; }
+
+prom_check_port() {
   local owner
   if owner="$(port_listeners "${PROM_PORT}")"; then
     die "port ${PROM_PORT} (Prometheus) is already in use:
@@ -207,6 +230,15 @@ ${owner}
 Stop that process (for Debian's service: systemctl disable --now prometheus; otherwise kill <pid>),
 or choose another port: SHOWTIME_PROMETHEUS_PORT=<port> make cluster"
   fi
+}
+
+prom_start() {
+  if prom_running; then
+    log "prometheus already running on ${PROM_URL}"
+    return 0
+  fi
+  prom_stop
+  prom_check_port
   prom_write_config
   log "starting prometheus on ${PROM_URL} (data and log in ${PROM_DIR})"
   setsid prometheus \
@@ -252,6 +284,8 @@ cmd_up() {
   take_lock
   "${HERE}/build-binaries.sh" >&2 || die "building the cluster binaries failed (see above)."
   ensure_prometheus_installed
+  # Fail before touching the cluster when Prometheus cannot start.
+  prom_running || [[ -n "$(prom_pid)" ]] || prom_check_port
 
   if cluster_healthy; then
     log "cluster ${CLUSTER_NAME} already up"
@@ -311,7 +345,7 @@ cmd_status() {
     echo "kube-apiserver: NOT ready"
     ok=1
   fi
-  if [[ -n "$(prom_pid)" ]] && prom_ready; then
+  if prom_running; then
     echo "prometheus: ready (${PROM_URL}, pid $(prom_pid))"
   else
     echo "prometheus: NOT running"

@@ -144,10 +144,11 @@ def integral(profile: Profile, t: float) -> float:
     for t0, t1, r0, r1 in _pieces(profile):
         if t <= t0:
             break
-        end = min(t, t1)
-        span = end - t0
-        slope = 0.0 if math.isinf(t1) else (r1 - r0) / (t1 - t0)
-        total += r0 * span + slope * span * span / 2
+        span = min(t, t1) - t0
+        # the trapezoid under the piece up to t (exact for a linear rate); a fraction, not
+        # a slope, so that a vanishingly short ramp cannot overflow
+        part = 0.0 if math.isinf(t1) else span / (t1 - t0)
+        total += span * (r0 + (r0 + (r1 - r0) * part)) / 2
     return total
 
 

@@ -20,6 +20,7 @@ from showtime.spec import Target, TrafficEventSpec
 
 TargetKey = tuple[str, str]  # (kind, name); the namespace is the event's
 MAX_STEPS = 10  # ramp-up and cooldown move in at most this many steps
+MIN_STEP_SECONDS = 10  # and each step lasts at least this long
 
 
 class Stage(StrEnum):
@@ -83,7 +84,7 @@ def make_timeline(
 def floor_at(full_floor: int, min_replicas: int, timeline: Timeline, now: datetime) -> int | None:
     """The floor a target needs at ``now`` for one occurrence; None while it is not held.
 
-    Before ``full_at`` the floor rises in at most ten equal steps over the ramp window;
+    Before ``full_at`` the floor rises in at most ten equal steps (of at least 10 s) over the ramp window;
     from ``full_at`` to the end it is the full floor; during cooldown it decays in at most
     ten equal steps to nothing. While held it never drops below ``min_replicas``.
     """
@@ -101,9 +102,9 @@ def floor_at(full_floor: int, min_replicas: int, timeline: Timeline, now: dateti
 
 
 def _steps_done(begin: datetime, end: datetime, now: datetime) -> tuple[int, int]:
-    """(steps completed, number of steps) of a window cut into one step per minute, 1 to 10."""
+    """(steps completed, number of steps) of a window cut into 1 to 10 steps of at least 10 s."""
     window = (end - begin).total_seconds()
-    steps = max(1, min(MAX_STEPS, int(window // 60)))
+    steps = max(1, min(MAX_STEPS, int(window // MIN_STEP_SECONDS)))
     done = (now - begin).total_seconds() / window
     return min(steps - 1, int(done * steps)), steps
 

@@ -9,6 +9,7 @@ are emitted on transitions only, so an outage or a missing target warns once.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,7 +24,9 @@ PREWARMED = "PreWarmed"
 CONDITION_ORDER = (READY, TARGETS_FOUND, METRICS_AVAILABLE, PREWARMED)
 
 
+@functools.lru_cache(maxsize=4096)
 def rfc3339(moment: datetime) -> str:
+    """``2026-12-31T12:00:00Z``; cached, since a tick formats the same instants many times."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

@@ -109,14 +109,17 @@ def namespace(core_v1: client.CoreV1Api) -> Iterator[str]:
                 raise
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def crd(kube_api: Any) -> None:
-    subprocess.run(
+    """The TrafficEvent CRD of this checkout, applied server-side and Established."""
+    applied = subprocess.run(
         ["kubectl", "apply", "--server-side", "-f", str(REPO_ROOT / "crds/trafficevent.yaml")],
-        check=True,
         capture_output=True,
+        text=True,
         timeout=60,
     )
+    if applied.returncode != 0:
+        pytest.fail(f"the API server refused crds/trafficevent.yaml: {applied.stderr}")
     ext: Any = client.ApiextensionsV1Api(kube_api)
 
     def established() -> bool:

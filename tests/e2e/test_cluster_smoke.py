@@ -22,7 +22,7 @@ CLUSTER_PROCESSES = {
     "kube-controller",  # kube-controller-manager
     "kube-scheduler",
     "etcd",
-    "kwok",
+    "kwok-controller",
     "prometheus",
 }
 

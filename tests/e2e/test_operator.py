@@ -309,7 +309,7 @@ def test_operator_killed_and_restarted_during_prewarm(
     custom: Any,
 ) -> None:
     make_deployment(apps_v1, namespace, "api", 1)
-    start = soon(45)
+    start = soon(60)  # pre-warm from start - 45 s, the floor in 4 steps of 10 s
     create_event(
         custom,
         namespace,
@@ -317,7 +317,7 @@ def test_operator_killed_and_restarted_during_prewarm(
         {
             "schedule": {"start": iso(start), "duration": "20s"},
             "leadTime": "5s",
-            "rampUp": "30s",
+            "rampUp": "40s",
             "cooldown": "0s",
             "scaleDown": QUICK_SCALE_DOWN,
             "targets": [{"name": "api", "replicas": 8, "maxReplicas": 10}],

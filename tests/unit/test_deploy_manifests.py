@@ -1,0 +1,134 @@
+"""deploy/ without a cluster: every file the kustomization names exists, the RBAC has no
+wildcards and no verb the operator never uses, and the Deployment's SHOWTIME_* settings
+are ones the operator knows and accepts. ``tests/e2e/test_deploy.py`` applies it for real.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from showtime.settings import Settings, load_settings
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = REPO_ROOT / "deploy"
+
+
+def documents() -> list[dict[str, Any]]:
+    kustomization = yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())
+    docs: list[dict[str, Any]] = []
+    for entry in kustomization["resources"]:
+        path = (DEPLOY / entry).resolve()
+        if path.is_dir():  # a kustomization of its own (the CRD in crds/)
+            inner = yaml.safe_load((path / "kustomization.yaml").read_text())
+            files = [path / name for name in inner["resources"]]
+        else:
+            files = [path]
+        for file in files:
+            docs += [d for d in yaml.safe_load_all(file.read_text()) if d]
+    return docs
+
+
+def one(kind: str) -> dict[str, Any]:
+    (doc,) = [d for d in documents() if d["kind"] == kind]
+    return doc
+
+
+def test_the_base_has_what_an_operator_install_needs() -> None:
+    kinds = sorted(d["kind"] for d in documents())
+    assert kinds == sorted(
+        [
+            "CustomResourceDefinition",
+            "Namespace",
+            "ServiceAccount",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Deployment",
+            "Service",
+        ]
+    )
+    crd = one("CustomResourceDefinition")
+    assert crd["metadata"]["name"] == "trafficevents.showtime.dev"
+    cluster_scoped = {"CustomResourceDefinition", "Namespace", "ClusterRole", "ClusterRoleBinding"}
+    for doc in documents():
+        if doc["kind"] not in cluster_scoped:
+            assert doc["metadata"]["namespace"] == "showtime-system", doc["kind"]
+
+
+# Everything the operator may do (operator/showtime/kube.py, handlers.py, kopf).
+ALLOWED = {
+    ("showtime.dev", "trafficevents"): {"list", "watch", "patch"},
+    ("showtime.dev", "trafficevents/status"): {"patch"},
+    ("apps", "deployments"): {"list", "patch"},
+    ("apps", "statefulsets"): {"list", "patch"},
+    ("apps", "deployments/scale"): {"patch"},
+    ("apps", "statefulsets/scale"): {"patch"},
+    ("autoscaling", "horizontalpodautoscalers"): {"list", "patch"},
+    ("", "pods"): {"list"},
+    ("", "events"): {"create"},
+    ("apiextensions.k8s.io", "customresourcedefinitions"): {"list", "watch"},
+}
+
+
+def test_rbac_is_least_privilege() -> None:
+    granted: dict[tuple[str, str], set[str]] = {}
+    for rule in one("ClusterRole")["rules"]:
+        assert set(rule) <= {"apiGroups", "resources", "verbs"}, "no resourceNames/URLs"
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                assert "*" not in (group, resource, *rule["verbs"]), rule
+                granted.setdefault((group, resource), set()).update(rule["verbs"])
+    assert granted == ALLOWED
+    binding = one("ClusterRoleBinding")
+    assert binding["roleRef"]["name"] == one("ClusterRole")["metadata"]["name"]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "showtime", "namespace": "showtime-system"}
+    ]
+
+
+def test_the_deployment_runs_one_hardened_operator() -> None:
+    deployment = one("Deployment")
+    spec = deployment["spec"]
+    assert spec["replicas"] == 1
+    assert spec["strategy"] == {"type": "Recreate"}
+    pod = spec["template"]["spec"]
+    assert pod["serviceAccountName"] == "showtime"
+    assert pod["automountServiceAccountToken"] is True
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    (container,) = pod["containers"]
+    assert container["image"] == "showtime:dev"
+    assert container["imagePullPolicy"] == "IfNotPresent"
+    hardening = container["securityContext"]
+    assert hardening["readOnlyRootFilesystem"] is True
+    assert hardening["allowPrivilegeEscalation"] is False
+    assert hardening["capabilities"] == {"drop": ["ALL"]}
+    assert {"requests", "limits"} <= set(container["resources"])
+    probe = container["livenessProbe"]["httpGet"]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert probe["path"] == "/healthz"
+    assert ports[probe["port"]] == 8080
+    service = one("Service")
+    (port,) = service["spec"]["ports"]
+    assert (port["name"], port["port"], ports[port["targetPort"]]) == ("metrics", 9102, 9102)
+    assert service["spec"]["selector"].items() <= spec["template"]["metadata"]["labels"].items()
+
+
+def test_the_deployment_settings_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    (container,) = one("Deployment")["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    known = {f"SHOWTIME_{name.upper()}" for name in Settings.model_fields}
+    assert set(env) <= known, set(env) - known
+    for name in known:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    assert settings.namespace is None, "deployed cluster-wide, as the ClusterRole grants"
+    assert settings.log_format == "json"
+    assert (settings.metrics_address, settings.metrics_port) == ("0.0.0.0", 9102)
+    assert (settings.liveness_address, settings.liveness_port) == ("0.0.0.0", 8080)
+    assert settings.prometheus_url.startswith("http://")
