@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
@@ -45,9 +46,14 @@ async def stop(memo: kopf.Memo, **_: Any) -> None:
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
-def changed(memo: kopf.Memo, **_: Any) -> None:
-    reconciler: Reconciler = memo["reconciler"]
-    reconciler.poke()
+def changed(event: Mapping[str, Any], memo: Any, **_: Any) -> None:
+    """Tick at once for a new, deleted or edited event; not for our own status writes."""
+    body = event.get("object") or {}
+    generation = body.get("metadata", {}).get("generation")
+    observed = (body.get("status") or {}).get("observedGeneration")
+    if event.get("type") in (None, "ADDED", "DELETED") or generation != observed:
+        reconciler: Reconciler = memo["reconciler"]
+        reconciler.poke()
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)

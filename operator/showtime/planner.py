@@ -84,7 +84,8 @@ def make_timeline(
 def floor_at(full_floor: int, min_replicas: int, timeline: Timeline, now: datetime) -> int | None:
     """The floor a target needs at ``now`` for one occurrence; None while it is not held.
 
-    Before ``full_at`` the floor rises in at most ten equal steps (of at least 10 s) over the ramp window;
+    Before ``full_at`` the floor rises in at most ten equal steps (of at least 10 s) over
+    the ramp window;
     from ``full_at`` to the end it is the full floor; during cooldown it decays in at most
     ten equal steps to nothing. While held it never drops below ``min_replicas``.
     """

@@ -112,12 +112,14 @@ class Reconciler:
         clock: Callable[[], datetime],
         pod_refresh: timedelta = timedelta(seconds=60),
         write_concurrency: int = 16,
+        query_budget: timedelta = timedelta(seconds=8),
     ) -> None:
         self._gateway = gateway
         self._metrics = metrics
         self._default_lead = default_lead_time
         self._clock = clock
         self._pod_refresh = pod_refresh
+        self._query_budget = query_budget
         self._writes = asyncio.Semaphore(write_concurrency)
         self._lock = asyncio.Lock()
         self._poke = asyncio.Event()
@@ -239,7 +241,17 @@ class Reconciler:
         report.queries = len(queries)
         if not queries:
             return {}
-        return await self._metrics.query(sorted(queries))
+        try:
+            return await asyncio.wait_for(
+                self._metrics.query(sorted(queries)), self._query_budget.total_seconds()
+            )
+        except TimeoutError:
+            # A hanging Prometheus must not stall the tick: every query counts as timed out.
+            failure = MetricFailure(
+                FailureReason.TIMEOUT,
+                f"no answer within the tick's budget of {self._query_budget.total_seconds():g}s",
+            )
+            return dict.fromkeys(queries, failure)
 
     def _claims(
         self, events: list[_Event], snap: Snapshot, results: Mapping[str, MetricResult]

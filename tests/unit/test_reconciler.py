@@ -247,3 +247,41 @@ def test_hpa_target_gets_min_replicas_raised_and_restored() -> None:
     tick(reconciler)
     assert hpa["spec"]["minReplicas"] == 3
     assert cluster.annotations("api") == {}
+
+
+class HangingMetrics(FakeMetrics):
+    async def query(self, queries: Any) -> Any:
+        await asyncio.sleep(30)
+        return {}
+
+
+def test_a_hanging_prometheus_does_not_stall_the_tick() -> None:
+    cluster, clock = FakeCluster(), Clock(START + timedelta(minutes=1))
+    cluster.add_deployment("api", 2)
+    cluster.add_event(
+        "speech",
+        event_spec(
+            targets=[
+                {
+                    "name": "api",
+                    "replicas": 4,
+                    "maxReplicas": 50,
+                    "metric": {"query": "up", "targetPerReplica": 100},
+                }
+            ]
+        ),
+    )
+    reconciler = Reconciler(
+        cluster,
+        HangingMetrics(),
+        default_lead_time=timedelta(minutes=5),
+        clock=clock,
+        query_budget=timedelta(milliseconds=200),
+    )
+    report = tick(reconciler)
+    assert report.seconds < 5
+    assert cluster.replicas("api") == 4  # the floor still applies
+    cond = next(
+        c for c in cluster.status("speech")["conditions"] if c["type"] == "MetricsAvailable"
+    )
+    assert (cond["status"], cond["reason"]) == ("False", "QueryTimeout")
