@@ -28,6 +28,7 @@ from showtime import telemetry
 from showtime.metricsource import MetricResult, Sample
 from showtime.reconciler import Reconciler
 from tests.support.fakes import FakeCluster
+from tests.support.trafficevents import create_event
 
 
 class ConstantMetrics:
@@ -98,7 +99,7 @@ def fake(count: int, ticks: int) -> None:
 def cluster(count: int, ticks: int) -> None:
     from kubernetes import client
 
-    from showtime.kube import GROUP, PLURAL, VERSION, KubeGateway, load_kube_config
+    from showtime.kube import KubeGateway, load_kube_config
 
     load_kube_config()
     api: Any = client.ApiClient()
@@ -112,18 +113,7 @@ def cluster(count: int, ticks: int) -> None:
     try:
         for i in range(count):
             apps.create_namespaced_deployment(namespace, deployment_manifest(f"svc-{i}"))
-            custom.create_namespaced_custom_object(
-                GROUP,
-                VERSION,
-                namespace,
-                PLURAL,
-                {
-                    "apiVersion": f"{GROUP}/{VERSION}",
-                    "kind": "TrafficEvent",
-                    "metadata": {"name": f"ev-{i}"},
-                    "spec": event_spec(i, now),
-                },
-            )
+            create_event(custom, namespace, f"ev-{i}", event_spec(i, now))
         print(
             f"created {count} Deployments and TrafficEvents in "
             f"{time.perf_counter() - started:.0f}s (namespace {namespace})"

@@ -20,7 +20,7 @@ import yaml
 from showtime.durations import DurationError, format_duration, parse_duration
 from showtime.planner import HOLDING_STAGES, Stage, effective_lead_time, plan_event
 from showtime.spec import SpecError, TrafficEventSpec, parse_spec
-from showtime.status import rfc3339
+from showtime.timestamps import rfc3339
 
 MAX_ROWS = 400
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
+
+from showtime.timestamps import parse_timestamp
 
 PERCENTILE = 0.9
 SAFETY_FACTOR = 1.5
@@ -43,21 +45,12 @@ def learn_lead_time(time_to_ready: Sequence[timedelta], *, default: timedelta) -
     return LeadTime(min(estimate, MAXIMUM), learned=True, samples=len(seconds))
 
 
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def pod_time_to_ready(pod: Mapping[str, Any]) -> timedelta | None:
     """Creation to Ready of one pod (a Kubernetes Pod as a dict), or None if not Ready yet."""
-    created = _parse_time(pod.get("metadata", {}).get("creationTimestamp"))
+    created = parse_timestamp(pod.get("metadata", {}).get("creationTimestamp"))
     for condition in pod.get("status", {}).get("conditions") or []:
         if condition.get("type") == "Ready" and condition.get("status") == "True":
-            ready = _parse_time(condition.get("lastTransitionTime"))
+            ready = parse_timestamp(condition.get("lastTransitionTime"))
             if created is not None and ready is not None:
                 return ready - created
     return None

@@ -45,6 +45,7 @@ from showtime.targets import (
     TargetView,
     decide_target,
 )
+from showtime.timestamps import parse_timestamp
 
 log = structlog.get_logger("showtime.reconciler")
 EventKey = tuple[str, str]  # (namespace, name)
@@ -80,15 +81,6 @@ class _Event:
     @property
     def involved(self) -> dict[str, Any]:
         return involved_object(self.obj, kind=KIND, api_version=f"{GROUP}/{VERSION}")
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def pod_owner(pod: Mapping[str, Any]) -> WorkloadKey | None:
@@ -207,8 +199,8 @@ class Reconciler:
         }
         lead = effective_lead_time(event.spec, learned, self._default_lead)
         started = None
-        start_at = _parse_time(event.status.get("nextStart"))
-        prewarm_at = _parse_time(event.status.get("prewarmAt"))
+        start_at = parse_timestamp(event.status.get("nextStart"))
+        prewarm_at = parse_timestamp(event.status.get("prewarmAt"))
         if start_at is not None and prewarm_at is not None:
             started = (start_at, prewarm_at)
         event.plan = plan_event(event.spec, now=now, lead_time=lead, prewarm_started=started)

@@ -9,25 +9,19 @@ are emitted on transitions only, so an outage or a missing target warns once.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from showtime.planner import EventPlan, Reason, Stage
+from showtime.timestamps import parse_timestamp, rfc3339
 
 READY = "Ready"
 TARGETS_FOUND = "TargetsFound"
 METRICS_AVAILABLE = "MetricsAvailable"
 PREWARMED = "PreWarmed"
 CONDITION_ORDER = (READY, TARGETS_FOUND, METRICS_AVAILABLE, PREWARMED)
-
-
-@functools.lru_cache(maxsize=4096)
-def rfc3339(moment: datetime) -> str:
-    """``2026-12-31T12:00:00Z``; cached, since a tick formats the same instants many times."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -264,7 +258,7 @@ def settle_status(
             and old.get("desiredReplicas") == target.get("desiredReplicas")
             and old_metric.get("query") == metric.get("query")
         ):
-            old_at = _parse(old_metric.get("timestamp"))
+            old_at = parse_timestamp(old_metric.get("timestamp"))
             old_value, value = float(old_metric.get("value") or 0), float(metric["value"])
             close = abs(value - old_value) <= 0.05 * max(abs(old_value), 1e-9)
             fresh = old_at is not None and (now - old_at).total_seconds() < METRIC_REFRESH_SECONDS
@@ -272,13 +266,6 @@ def settle_status(
                 target = {**target, "metric": old_metric}
         settled.append(target)
     return {**new, "targets": settled}
-
-
-def _parse(value: Any) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def _target_status(report: TargetReport) -> dict[str, Any]:

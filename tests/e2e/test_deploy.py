@@ -34,6 +34,7 @@ from showtime.handlers import FINALIZER
 from showtime.kube import GROUP, PLURAL, VERSION
 from tests.support.kube import POD_READY_DELAY, deployment
 from tests.support.operator import REPO_ROOT, OperatorProcess
+from tests.support.trafficevents import create_event
 from tests.support.wait import WaitTimeoutError, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -226,22 +227,16 @@ def test_installed_operator_prewarms_and_hands_back_under_its_service_account(
         message="web 1 Ready",
     )
     start = datetime.now(UTC) + timedelta(seconds=10)
-    custom.create_namespaced_custom_object(
-        GROUP,
-        VERSION,
+    create_event(
+        custom,
         namespace,
-        PLURAL,
+        "launch",
         {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "TrafficEvent",
-            "metadata": {"name": "launch"},
-            "spec": {
-                "schedule": {"start": iso(start), "duration": "10m"},
-                "leadTime": "10s",
-                "cooldown": "0s",
-                "scaleDown": {"stabilizationWindow": "0s", "maxPercentPerMinute": 100},
-                "targets": [{"name": "web", "replicas": 3, "maxReplicas": 5}],
-            },
+            "schedule": {"start": iso(start), "duration": "10m"},
+            "leadTime": "10s",
+            "cooldown": "0s",
+            "scaleDown": {"stabilizationWindow": "0s", "maxPercentPerMinute": 100},
+            "targets": [{"name": "web", "replicas": 3, "maxReplicas": 5}],
         },
     )
 

@@ -27,6 +27,7 @@ from tests.support.trafficevents import (
     showtime_annotations,
     soon,
     status,
+    wait_handed_back,
 )
 from tests.support.wait import wait_for
 
@@ -91,14 +92,7 @@ def test_auto_lead_time_gets_the_floor_ready_by_start(
     reasons = event_reasons(core_v1, namespace, "lecture")
     assert {"PreWarming", "Scaled", "Live"} <= set(reasons), reasons
     # After the event the Deployment goes back to where it was.
-    wait_for(
-        lambda: (
-            replicas(apps_v1, namespace, "lecture-api") == 1
-            and not showtime_annotations(apps_v1, namespace, "lecture-api")
-        ),
-        timeout=120,
-        message="handed back to 1 replica",
-    )
+    wait_handed_back(apps_v1, namespace, "lecture-api", 1, timeout=120)
     assert phase_is(custom, namespace, "lecture", "Completed")
 
 
@@ -253,14 +247,7 @@ def test_two_events_on_one_target(
         message="3 once the bigger event ended",
     )
     assert showtime_annotations(apps_v1, namespace, "api")["showtime.dev/held-by"] == "small-long"
-    wait_for(
-        lambda: (
-            replicas(apps_v1, namespace, "api") == 1
-            and not showtime_annotations(apps_v1, namespace, "api")
-        ),
-        timeout=120,
-        message="handed back once neither holds it",
-    )
+    wait_handed_back(apps_v1, namespace, "api", 1, timeout=120)
 
 
 def test_deleting_mid_event_hands_back(
@@ -292,14 +279,7 @@ def test_deleting_mid_event_hands_back(
         return False
 
     wait_for(gone, timeout=30, message="TrafficEvent deleted (finalizer released)")
-    wait_for(
-        lambda: (
-            replicas(apps_v1, namespace, "api") == 2
-            and not showtime_annotations(apps_v1, namespace, "api")
-        ),
-        timeout=60,
-        message="handed back to 2",
-    )
+    wait_handed_back(apps_v1, namespace, "api", 2, timeout=60)
 
 
 def test_operator_killed_and_restarted_during_prewarm(
@@ -344,14 +324,7 @@ def test_operator_killed_and_restarted_during_prewarm(
     assert observed[0] >= seen_before
     assert showtime_annotations(apps_v1, namespace, "api")["showtime.dev/original-replicas"] == "1"
     wait_for(lambda: ready(apps_v1, namespace, "api") == 8, timeout=60, message="8 Ready")
-    wait_for(
-        lambda: (
-            replicas(apps_v1, namespace, "api") == 1
-            and not showtime_annotations(apps_v1, namespace, "api")
-        ),
-        timeout=120,
-        message="handed back after the restart",
-    )
+    wait_handed_back(apps_v1, namespace, "api", 1, timeout=120)
 
 
 def test_cron_event_runs_two_occurrences(

@@ -26,6 +26,7 @@ from tests.support.trafficevents import (
     replicas,
     soon,
     status,
+    wait_condition,
 )
 from tests.support.wait import wait_for
 
@@ -145,15 +146,7 @@ def test_prometheus_outage_holds_replicas_and_recovers(
     held = replicas(apps_v1, namespace, "api")
     subprocess.run([str(REPO_ROOT / "hack/cluster.sh"), "prometheus-stop"], check=True, timeout=60)
     try:
-        cond = wait_for(
-            lambda: (
-                (c := condition(custom, namespace, "lecture", "MetricsAvailable"))
-                and c["status"] == "False"
-                and c
-            ),
-            timeout=30,
-            message="MetricsAvailable=False",
-        )
+        cond = wait_condition(custom, namespace, "lecture", "MetricsAvailable", "False", timeout=30)
         assert cond["reason"] in {"PrometheusUnreachable", "QueryTimeout"}
         # Missing data is not zero: several ticks later the replicas are unchanged.
         load.set_profile({"rate": 0})
@@ -166,14 +159,7 @@ def test_prometheus_outage_holds_replicas_and_recovers(
         subprocess.run(
             [str(REPO_ROOT / "hack/cluster.sh"), "prometheus-start"], check=True, timeout=120
         )
-    wait_for(
-        lambda: (
-            (c := condition(custom, namespace, "lecture", "MetricsAvailable"))
-            and c["status"] == "True"
-        ),
-        timeout=60,
-        message="MetricsAvailable=True after Prometheus is back",
-    )
+    wait_condition(custom, namespace, "lecture", "MetricsAvailable", "True", timeout=60)
 
 
 def test_invalid_query_shows_query_invalid_and_scales_nothing(
@@ -185,15 +171,7 @@ def test_invalid_query_shows_query_invalid_and_scales_nothing(
 ) -> None:
     make_deployment(apps_v1, namespace, "api", 1)
     live_event(custom, namespace, "sum(rate(http_requests_total[1m]")
-    cond = wait_for(
-        lambda: (
-            (c := condition(custom, namespace, "lecture", "MetricsAvailable"))
-            and c["status"] == "False"
-            and c
-        ),
-        timeout=30,
-        message="MetricsAvailable=False",
-    )
+    cond = wait_condition(custom, namespace, "lecture", "MetricsAvailable", "False", timeout=30)
     assert cond["reason"] == "QueryInvalid"
     ready = condition(custom, namespace, "lecture", "Ready")
     assert ready is not None

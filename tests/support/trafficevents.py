@@ -84,3 +84,30 @@ def event_reasons(core: Any, namespace: str, name: str) -> list[str]:
         namespace, field_selector=f"involvedObject.name={name}"
     ).items
     return [e.reason for e in items]
+
+
+def handed_back(apps: Any, namespace: str, name: str, original: int) -> bool:
+    """The Deployment is back at its original count and carries no Showtime annotation."""
+    return replicas(apps, namespace, name) == original and not showtime_annotations(
+        apps, namespace, name
+    )
+
+
+def wait_handed_back(apps: Any, namespace: str, name: str, original: int, timeout: float) -> None:
+    wait_for(
+        lambda: handed_back(apps, namespace, name, original),
+        timeout=timeout,
+        message=f"{name} handed back to {original}",
+    )
+
+
+def wait_condition(
+    custom: Any, namespace: str, name: str, type_: str, status_: str, timeout: float
+) -> dict[str, Any]:
+    """Poll until the event's condition ``type_`` has ``status_``; return the condition."""
+
+    def found() -> dict[str, Any] | None:
+        cond = condition(custom, namespace, name, type_)
+        return cond if cond is not None and cond["status"] == status_ else None
+
+    return wait_for(found, timeout=timeout, message=f"{type_}={status_} on {name}")
