@@ -59,3 +59,8 @@ demo: venv cluster ## local cluster, Prometheus, the operator and a TrafficEvent
 .PHONY: demo-down
 demo-down: ## stop the demo's operator and load source, delete namespace demo (the cluster stays up)
 	@hack/demo.sh down
+
+.PHONY: bench
+bench: venv cluster ## benchmarks that print numbers: a tick over 1,000 events (in memory, then on the local cluster)
+	$(BIN)/python -m benchmarks.tick_scale
+	eval "$$(hack/cluster.sh env)" && $(BIN)/python -m benchmarks.tick_scale --cluster

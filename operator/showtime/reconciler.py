@@ -377,7 +377,11 @@ class Reconciler:
                     what = f"{kind}/{name}"
                 message = f"{what}: {before} → {decision.write} ({decision.reason.value})"
                 log_.info(
-                    "scaled", before=before, after=decision.write, reason=decision.reason.value
+                    "scaled",
+                    before=before,
+                    after=decision.write,
+                    reason=decision.reason.value,
+                    events=[f"{h.namespace}/{h.name}" for h in holders],
                 )
                 await self._announce(workload, holders, "Scaled", message, kind, report)
                 if decision.capped_by_hpa and view.hpa is not None:
