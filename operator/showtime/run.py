@@ -8,6 +8,7 @@ source and the reconciler. kopf runs the handlers in ``showtime.handlers``.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from datetime import UTC, datetime
 
@@ -32,6 +33,9 @@ def run_operator() -> int:
         print(f"showtime: {exc}", file=sys.stderr)
         return 2
     telemetry.configure_logging(settings.log_format, settings.log_level)
+    if settings.log_level != "DEBUG":
+        # kopf logs every handler call at INFO ("Handler 'changed' succeeded"): noise here.
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     log = structlog.get_logger("showtime")
     telemetry.start_metrics_server(settings.metrics_port, settings.metrics_address)
     load_kube_config()

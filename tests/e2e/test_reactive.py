@@ -33,6 +33,7 @@ from tests.support.wait import wait_for
 pytestmark = pytest.mark.e2e
 
 TICK, SCRAPE, WINDOW = 1.0, 2.0, 10.0
+BASELINE = 80  # requests/s: 1.6 replicas at 50 per replica, well inside the floor of 2
 SLACK = 20.0
 
 
@@ -43,7 +44,7 @@ def service() -> str:
 
 @pytest.fixture
 def load(service: str) -> Iterator[LoadSourceProcess]:
-    with load_source(labels={"service": service}, profile={"rate": 100}, register=True) as src:
+    with load_source(labels={"service": service}, profile={"rate": BASELINE}, register=True) as src:
         yield src
 
 
@@ -86,16 +87,16 @@ def test_burst_scales_up_and_the_drop_scales_down_by_the_rules(
     make_deployment(apps_v1, namespace, "api", 1)
     live_event(custom, namespace, query(service))
     wait_for(
-        lambda: sample_near(custom, namespace, 100),
+        lambda: sample_near(custom, namespace, BASELINE),
         timeout=60,
-        message="the 100/s baseline visible in status",
+        message="the baseline visible in status",
     )
-    assert replicas(apps_v1, namespace, "api") == 2  # floor 2 = ceil(100 / 50)
+    assert replicas(apps_v1, namespace, "api") == 2  # the floor: the metric asks for less
 
     stepped = time.monotonic()
-    load.set_profile({"rate": 1000})
+    load.set_profile({"rate": 10 * BASELINE})
     wait_for(
-        lambda: replicas(apps_v1, namespace, "api") >= 20,
+        lambda: replicas(apps_v1, namespace, "api") >= 16,
         interval=0.2,
         timeout=2 * TICK + SCRAPE + WINDOW + SLACK,
         message="scaled for the 10x burst",
@@ -109,7 +110,7 @@ def test_burst_scales_up_and_the_drop_scales_down_by_the_rules(
     assert target["reason"] == "Metric"
 
     # The load falls back: down only after the stabilization window, by at most 50 % a minute.
-    load.set_profile({"rate": 100})
+    load.set_profile({"rate": BASELINE})
     seen: list[tuple[float, int]] = [(time.monotonic(), replicas(apps_v1, namespace, "api"))]
 
     def two_steps_down() -> bool:
@@ -119,9 +120,12 @@ def test_burst_scales_up_and_the_drop_scales_down_by_the_rules(
         return len(seen) >= 3
 
     wait_for(two_steps_down, timeout=150, interval=0.5, message="two scale-down steps")
-    (_, top), (first_at, first), (second_at, second) = seen[:3]
+    (dropped_at, top), (first_at, first), (second_at, second) = seen[:3]
     print(f"scale-down steps: {top} -> {first} -> {second}, {second_at - first_at:.0f}s apart")
-    assert first == top - (top + 1) // 2  # at most 50 % of the current replicas
+    # The rate window slides, so the wish may fall gradually; each step still removes at
+    # most 50 % of the current replicas, and steps are a minute apart.
+    assert top > first >= top - (top + 1) // 2
+    assert first_at - dropped_at >= 10  # not before the stabilization window has passed
     assert second >= first - (first + 1) // 2
     assert second_at - first_at >= 55  # one step a minute
 
@@ -144,6 +148,7 @@ def test_prometheus_outage_holds_replicas_and_recovers(
         message="scaled on the metric",
     )
     held = replicas(apps_v1, namespace, "api")
+    warned_before = event_reasons(core_v1, namespace, "lecture").count("MetricsUnavailable")
     subprocess.run([str(REPO_ROOT / "hack/cluster.sh"), "prometheus-stop"], check=True, timeout=60)
     try:
         cond = wait_condition(custom, namespace, "lecture", "MetricsAvailable", "False", timeout=30)
@@ -154,7 +159,9 @@ def test_prometheus_outage_holds_replicas_and_recovers(
         while time.monotonic() < deadline:
             assert replicas(apps_v1, namespace, "api") == held
             time.sleep(0.5)
-        assert event_reasons(core_v1, namespace, "lecture").count("MetricsUnavailable") == 1
+        # One Warning for this outage, however many ticks it lasts.
+        warned = event_reasons(core_v1, namespace, "lecture").count("MetricsUnavailable")
+        assert warned == warned_before + 1
     finally:
         subprocess.run(
             [str(REPO_ROOT / "hack/cluster.sh"), "prometheus-start"], check=True, timeout=120
