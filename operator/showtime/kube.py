@@ -1,9 +1,10 @@
-"""The Kubernetes side of the shell: list what the reconciler needs, write what it decided.
+"""The Kubernetes side of the shell: read what the reconciler needs, write what it decided.
 
-``KubeGateway`` wraps the official ``kubernetes`` client. Reads are whole-collection LISTs
-(served from the API server's watch cache, decoded as plain JSON rather than the client's
-slow model classes), never a GET per object. Every call runs in a worker thread so the
-operator's event loop never blocks. Decisions are not made here.
+``KubeGateway`` wraps the official ``kubernetes`` client. Reads come from watch-fed caches
+(``informer``): one LIST per collection at start, then only changes, never a GET per
+object; objects stay plain JSON rather than the client's slow model classes. Every call
+runs in a worker thread so the operator's event loop never blocks. Decisions are not made
+here.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from kubernetes import client, config
+
+from showtime.informer import Informer, wait_synced
 
 GROUP = "showtime.dev"
 VERSION = "v1alpha1"
@@ -62,76 +65,100 @@ def load_kube_config() -> None:
 
 
 class KubeGateway:
-    def __init__(self, namespace: str | None = None, api: client.ApiClient | None = None) -> None:
+    """The ``Gateway`` on a real API server, reading through watch-fed ``Informer`` caches."""
+
+    def __init__(
+        self,
+        namespace: str | None = None,
+        api: client.ApiClient | None = None,
+        sync_timeout: float = 120.0,
+    ) -> None:
         self._namespace = namespace
         self._api = api or client.ApiClient()
+        self._sync_timeout = sync_timeout
         # Typed as Any: raw JSON responses and dict bodies are used instead of the models.
         self._apps: Any = client.AppsV1Api(self._api)
         self._core: Any = client.CoreV1Api(self._api)
         self._hpa: Any = client.AutoscalingV2Api(self._api)
         self._custom: Any = client.CustomObjectsApi(self._api)
+        apps, core, hpa, custom = self._apps, self._core, self._hpa, self._custom
+        if namespace:
+            events = Informer(
+                "trafficevents",
+                custom.list_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                namespace,
+                PLURAL,
+            )
+        else:
+            events = Informer(
+                "trafficevents", custom.list_cluster_custom_object, GROUP, VERSION, PLURAL
+            )
+        self._events = events
+        self._deployments = self._informer(
+            "deployments", apps.list_namespaced_deployment, apps.list_deployment_for_all_namespaces
+        )
+        self._statefulsets = self._informer(
+            "statefulsets",
+            apps.list_namespaced_stateful_set,
+            apps.list_stateful_set_for_all_namespaces,
+        )
+        self._hpas = self._informer(
+            "horizontalpodautoscalers",
+            hpa.list_namespaced_horizontal_pod_autoscaler,
+            hpa.list_horizontal_pod_autoscaler_for_all_namespaces,
+        )
+        self._pods = self._informer(
+            "pods", core.list_namespaced_pod, core.list_pod_for_all_namespaces
+        )
+        self._all = [self._events, self._deployments, self._statefulsets, self._hpas, self._pods]
+        self._started = False
+
+    def _informer(self, name: str, namespaced: Any, everywhere: Any) -> Informer:
+        if self._namespace:
+            return Informer(name, namespaced, self._namespace)
+        return Informer(name, everywhere)
+
+    def _by_kind(self, kind: str) -> Informer:
+        return self._deployments if kind == "Deployment" else self._statefulsets
 
     # -- reads ---------------------------------------------------------------------------
 
-    def _list(self, namespaced: Any, everywhere: Any, *args: Any) -> list[dict[str, Any]]:
-        kwargs = {"_preload_content": False, "resource_version": "0"}
-        if self._namespace:
-            response = namespaced(*args, self._namespace, **kwargs)
-        else:
-            response = everywhere(*args, **kwargs)
-        items: list[dict[str, Any]] = json.loads(response.data)["items"]
-        return items
+    async def start(self) -> None:
+        """Start the watches and wait for their first lists; raise if they do not arrive."""
+        if not self._started:
+            for informer in self._all:
+                informer.start()
+            self._started = True
+        if not await asyncio.to_thread(wait_synced, self._all, self._sync_timeout):
+            missing = [i.name for i in self._all if not i.synced.is_set()]
+            raise RuntimeError(f"could not list {', '.join(missing)} from the API server")
 
-    def _list_events(self) -> list[dict[str, Any]]:
-        if self._namespace:
-            response = self._custom.list_namespaced_custom_object(
-                GROUP, VERSION, self._namespace, PLURAL, _preload_content=False
-            )
-        else:
-            response = self._custom.list_cluster_custom_object(
-                GROUP, VERSION, PLURAL, _preload_content=False
-            )
-        items: list[dict[str, Any]] = json.loads(response.data)["items"]
-        return items
+    def stop(self) -> None:
+        for informer in self._all:
+            informer.stop()
 
     async def snapshot(self, *, with_pods: bool) -> Snapshot:
-        apps, core, hpa = self._apps, self._core, self._hpa
-        jobs = [
-            asyncio.to_thread(self._list_events),
-            asyncio.to_thread(
-                self._list, apps.list_namespaced_deployment, apps.list_deployment_for_all_namespaces
-            ),
-            asyncio.to_thread(
-                self._list,
-                apps.list_namespaced_stateful_set,
-                apps.list_stateful_set_for_all_namespaces,
-            ),
-            asyncio.to_thread(
-                self._list,
-                hpa.list_namespaced_horizontal_pod_autoscaler,
-                hpa.list_horizontal_pod_autoscaler_for_all_namespaces,
-            ),
-        ]
+        await self.start()
+        snap = Snapshot(events=self._events.items())
         if with_pods:
-            jobs.append(
-                asyncio.to_thread(
-                    self._list, core.list_namespaced_pod, core.list_pod_for_all_namespaces
-                )
-            )
-        results = await asyncio.gather(*jobs)
-        snap = Snapshot(events=results[0], pods=results[4] if with_pods else None)
-        for kind, items in (("Deployment", results[1]), ("StatefulSet", results[2])):
-            for item in items:
+            snap.pods = self._pods.items()
+        for kind, informer in (
+            ("Deployment", self._deployments),
+            ("StatefulSet", self._statefulsets),
+        ):
+            for item in informer.items():
                 meta = item["metadata"]
                 snap.workloads[(meta["namespace"], kind, meta["name"])] = item
-        for item in results[3]:
+        for item in self._hpas.items():
             ref = item.get("spec", {}).get("scaleTargetRef", {})
             if str(ref.get("apiVersion", "apps/v1")).startswith("apps/"):
                 key = (item["metadata"]["namespace"], ref.get("kind", ""), ref.get("name", ""))
                 snap.hpas[key] = item
         return snap
 
-    # -- writes --------------------------------------------------------------------------
+    # -- writes (each answer goes into the cache at once) ---------------------------------
 
     async def patch_annotations(
         self, key: WorkloadKey, annotations: Mapping[str, str | None]
@@ -143,7 +170,8 @@ class KubeGateway:
             if kind == "Deployment"
             else self._apps.patch_namespaced_stateful_set
         )
-        await asyncio.to_thread(patch, name, namespace, body)
+        response = await asyncio.to_thread(patch, name, namespace, body, _preload_content=False)
+        self._by_kind(kind).upsert(json.loads(response.data))
 
     async def scale(self, key: WorkloadKey, replicas: int) -> None:
         namespace, kind, name = key
@@ -152,18 +180,37 @@ class KubeGateway:
             if kind == "Deployment"
             else self._apps.patch_namespaced_stateful_set_scale
         )
-        await asyncio.to_thread(patch, name, namespace, {"spec": {"replicas": replicas}})
+        response = await asyncio.to_thread(
+            patch, name, namespace, {"spec": {"replicas": replicas}}, _preload_content=False
+        )
+        scale = json.loads(response.data)
+        informer = self._by_kind(kind)
+        cached = next(
+            (
+                i
+                for i in informer.items()
+                if i["metadata"]["name"] == name and i["metadata"]["namespace"] == namespace
+            ),
+            None,
+        )
+        if cached is not None:
+            updated = {**cached, "spec": {**cached.get("spec", {}), "replicas": replicas}}
+            version = scale.get("metadata", {}).get("resourceVersion")
+            updated["metadata"] = {**cached["metadata"], "resourceVersion": version}
+            informer.upsert(updated)
 
     async def set_hpa_min_replicas(self, namespace: str, name: str, value: int) -> None:
-        await asyncio.to_thread(
+        response = await asyncio.to_thread(
             self._hpa.patch_namespaced_horizontal_pod_autoscaler,
             name,
             namespace,
             {"spec": {"minReplicas": value}},
+            _preload_content=False,
         )
+        self._hpas.upsert(json.loads(response.data))
 
     async def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
-        await asyncio.to_thread(
+        response = await asyncio.to_thread(
             self._custom.patch_namespaced_custom_object_status,
             GROUP,
             VERSION,
@@ -171,7 +218,9 @@ class KubeGateway:
             PLURAL,
             name,
             {"status": dict(status)},
+            _preload_content=False,
         )
+        self._events.upsert(json.loads(response.data))
 
     async def post_event(
         self, involved: Mapping[str, Any], type_: str, reason: str, message: str
@@ -193,7 +242,9 @@ class KubeGateway:
             "lastTimestamp": now,
             "count": 1,
         }
-        await asyncio.to_thread(self._core.create_namespaced_event, involved["namespace"], body)
+        await asyncio.to_thread(
+            self._core.create_namespaced_event, involved["namespace"], body, _preload_content=False
+        )
 
 
 def involved_object(obj: Mapping[str, Any], *, kind: str, api_version: str) -> dict[str, Any]:

@@ -1,0 +1,144 @@
+"""Watch-fed caches of the collections the reconciler reads: list once, then follow changes.
+
+An ``Informer`` lists one collection (plain JSON, not the client's model classes), then
+watches it from that resourceVersion in a background thread, replacing whole objects on
+every change. A tick reads the cache instead of listing again, so its cost follows what
+changed, not how much exists. A watch that ends is resumed; one that is too old (410 Gone)
+is replaced by a fresh list. ``managedFields`` are dropped to keep memory small. What the
+operator itself wrote is put into the cache at once (``upsert``), so the next tick never
+acts on a view older than its own writes. Decisions are not made here.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from kubernetes.watch import watch as _watch
+
+log = structlog.get_logger("showtime.informer")
+ListFn = Callable[..., Any]
+_iter_lines: Callable[[Any], Any] = _watch.iter_resp_lines  # untyped in the client
+ObjectKey = tuple[str, str]  # (namespace, name)
+WATCH_SECONDS = 240
+RETRY_SECONDS = 2.0
+
+
+def _key(obj: dict[str, Any]) -> ObjectKey:
+    meta = obj.get("metadata", {})
+    return (str(meta.get("namespace", "")), str(meta.get("name", "")))
+
+
+def _slim(obj: dict[str, Any]) -> dict[str, Any]:
+    obj.get("metadata", {}).pop("managedFields", None)
+    return obj
+
+
+def _version(obj: dict[str, Any]) -> int:
+    try:
+        return int(obj.get("metadata", {}).get("resourceVersion") or 0)
+    except ValueError:
+        return 0
+
+
+class Informer:
+    def __init__(self, name: str, list_fn: ListFn, *args: Any) -> None:
+        self.name = name
+        self._list_fn = list_fn
+        self._args = args
+        self._items: dict[ObjectKey, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        self.synced = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- reading -----------------------------------------------------------------------
+
+    def items(self) -> list[dict[str, Any]]:
+        """The cached objects. Objects are replaced, never changed in place: treat as frozen."""
+        with self._lock:
+            return list(self._items.values())
+
+    def upsert(self, obj: dict[str, Any]) -> None:
+        """Put an object the operator just wrote, unless the cache already has a newer one."""
+        key = _key(obj)
+        with self._lock:
+            known = self._items.get(key)
+            if known is None or _version(obj) >= _version(known):
+                self._items[key] = _slim(obj)
+
+    # -- running -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"informer-{self.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        version: str | None = None
+        while not self._stop.is_set():
+            try:
+                if version is None:
+                    version = self._relist()
+                version = self._watch(version)
+            except Exception as exc:  # the API server restarts, the network blips: go on
+                log.warning("watch interrupted", resource=self.name, error=str(exc)[:300])
+                version = None
+                self._stop.wait(RETRY_SECONDS)
+
+    def _relist(self) -> str:
+        response = self._list_fn(*self._args, _preload_content=False)
+        body = json.loads(response.data)
+        fresh = {_key(item): _slim(item) for item in body.get("items", [])}
+        with self._lock:
+            self._items = fresh
+        self.synced.set()
+        return str(body.get("metadata", {}).get("resourceVersion", ""))
+
+    def _watch(self, version: str) -> str | None:
+        """Follow changes from ``version``; the version to resume from, or None to relist."""
+        response = self._list_fn(
+            *self._args,
+            watch=True,
+            resource_version=version,
+            allow_watch_bookmarks=True,
+            timeout_seconds=WATCH_SECONDS,
+            _request_timeout=WATCH_SECONDS + 30,
+            _preload_content=False,
+        )
+        try:
+            for line in _iter_lines(response):
+                if self._stop.is_set():
+                    return version
+                event = json.loads(line)
+                kind, obj = event.get("type"), event.get("object") or {}
+                if kind == "ERROR":
+                    if obj.get("code") == 410:
+                        return None  # too old: list again
+                    raise RuntimeError(obj.get("message", "watch error"))
+                version = str(obj.get("metadata", {}).get("resourceVersion") or version)
+                if kind == "BOOKMARK":
+                    continue
+                with self._lock:
+                    if kind == "DELETED":
+                        self._items.pop(_key(obj), None)
+                    else:
+                        self._items[_key(obj)] = _slim(obj)
+        finally:
+            response.release_conn()
+        return version
+
+
+def wait_synced(informers: list[Informer], timeout: float) -> bool:
+    """Block until every informer has its first list (or the timeout passes)."""
+    deadline = time.monotonic() + timeout
+    for informer in informers:
+        if not informer.synced.wait(max(0.0, deadline - time.monotonic())):
+            return False
+    return True
