@@ -86,7 +86,10 @@ class Informer:
             try:
                 if version is None:
                     version = self._relist()
+                began = time.monotonic()
                 version = self._watch(version)
+                if time.monotonic() - began < 1:
+                    self._stop.wait(RETRY_SECONDS / 4)  # a watch that ends at once: no busy loop
             except Exception as exc:  # the API server restarts, the network blips: go on
                 log.warning("watch interrupted", resource=self.name, error=str(exc)[:300])
                 version = None

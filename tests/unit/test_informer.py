@@ -1,0 +1,86 @@
+"""The informer lists, follows watch events, relists when its version is too old."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from showtime.informer import Informer, wait_synced
+from tests.support.wait import wait_for
+
+
+class FakeResponse:
+    def __init__(self, body: Any = None, lines: list[dict[str, Any]] | None = None) -> None:
+        self.data = json.dumps(body).encode() if body is not None else b""
+        self._lines = [json.dumps(line).encode() + b"\n" for line in lines or []]
+
+    def stream(self, *_: Any, **__: Any) -> Any:  # what iter_resp_lines reads
+        yield from self._lines
+
+    def release_conn(self) -> None:
+        pass
+
+
+def obj(name: str, version: int, replicas: int = 1) -> dict[str, Any]:
+    return {
+        "metadata": {
+            "name": name,
+            "namespace": "ns",
+            "resourceVersion": str(version),
+            "managedFields": [{"manager": "x"}],
+        },
+        "spec": {"replicas": replicas},
+    }
+
+
+class FakeApi:
+    """Answers a list, then scripted watches; records what was asked."""
+
+    def __init__(self) -> None:
+        self.lists = 0
+        self.watches: list[str] = []
+        self.script = [
+            [
+                {"type": "MODIFIED", "object": obj("a", 11, 5)},
+                {"type": "ADDED", "object": obj("c", 12)},
+                {"type": "DELETED", "object": obj("b", 13)},
+            ],
+            [{"type": "ERROR", "object": {"code": 410, "message": "too old"}}],
+        ]
+
+    def __call__(
+        self, *args: Any, watch: bool = False, resource_version: str = "", **kwargs: Any
+    ) -> FakeResponse:
+        if not watch:
+            self.lists += 1
+            items = [obj("a", 10), obj("b", 10)] if self.lists == 1 else [obj("z", 20)]
+            return FakeResponse({"metadata": {"resourceVersion": "10"}, "items": items})
+        self.watches.append(resource_version)
+        lines = self.script.pop(0) if self.script else []
+        return FakeResponse(lines=lines)
+
+
+def test_informer_follows_changes_and_relists_when_too_old() -> None:
+    api = FakeApi()
+    informer = Informer("deployments", api)
+    informer.start()
+    try:
+        assert wait_synced([informer], timeout=5)
+        wait_for(lambda: api.lists >= 2, timeout=5, message="relist after 410")
+        assert api.watches[:2] == ["10", "13"]  # resumed from the last version seen
+        names = wait_for(
+            lambda: {o["metadata"]["name"] for o in informer.items()} == {"z"},
+            timeout=5,
+            message="cache replaced by the new list",
+        )
+        assert names
+        assert all("managedFields" not in o["metadata"] for o in informer.items())
+    finally:
+        informer.stop()
+
+
+def test_upsert_keeps_the_newer_object() -> None:
+    informer = Informer("deployments", FakeApi())
+    informer.upsert(obj("a", 12, replicas=7))
+    informer.upsert(obj("a", 11, replicas=3))  # older: ignored
+    assert [o["spec"]["replicas"] for o in informer.items()] == [7]
