@@ -65,12 +65,15 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def run_ticks(reconciler: Reconciler, metrics: ConstantMetrics, ticks: int) -> None:
+async def run_ticks(
+    reconciler: Reconciler, metrics: ConstantMetrics, ticks: int, pause: float = 0.0
+) -> None:
     durations, writes = [], []
     for _ in range(ticks):
         report = await reconciler.tick()
         durations.append(report.seconds)
         writes.append(report.writes)
+        await asyncio.sleep(pause)
     first, steady = durations[0], durations[1:] or durations
     print(f"first tick (takes hold, writes): {first * 1000:.0f} ms, {writes[0]} writes")
     print(
@@ -124,9 +127,8 @@ def cluster(count: int, ticks: int) -> None:
             metrics,
             default_lead_time=timedelta(minutes=5),
             clock=lambda: datetime.now(UTC),
-            pod_refresh=timedelta(seconds=0),
         )
-        asyncio.run(run_ticks(reconciler, metrics, ticks))
+        asyncio.run(run_ticks(reconciler, metrics, ticks, pause=1.0))
     finally:
         core.delete_namespace(namespace)
 

@@ -74,7 +74,12 @@ class KubeGateway:
         sync_timeout: float = 120.0,
     ) -> None:
         self._namespace = namespace
-        self._api = api or client.ApiClient()
+        if api is None:
+            configuration: Any = client.Configuration.get_default_copy()
+            # Five watches hold a connection each; writes run concurrently beside them.
+            configuration.connection_pool_maxsize = 64
+            api = client.ApiClient(configuration)
+        self._api = api
         self._sync_timeout = sync_timeout
         # Typed as Any: raw JSON responses and dict bodies are used instead of the models.
         self._apps: Any = client.AppsV1Api(self._api)
