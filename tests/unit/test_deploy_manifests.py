@@ -62,12 +62,12 @@ def test_the_base_has_what_an_operator_install_needs() -> None:
 ALLOWED = {
     ("showtime.dev", "trafficevents"): {"list", "watch", "patch"},
     ("showtime.dev", "trafficevents/status"): {"patch"},
-    ("apps", "deployments"): {"list", "patch"},
-    ("apps", "statefulsets"): {"list", "patch"},
+    ("apps", "deployments"): {"list", "watch", "patch"},
+    ("apps", "statefulsets"): {"list", "watch", "patch"},
     ("apps", "deployments/scale"): {"patch"},
     ("apps", "statefulsets/scale"): {"patch"},
-    ("autoscaling", "horizontalpodautoscalers"): {"list", "patch"},
-    ("", "pods"): {"list"},
+    ("autoscaling", "horizontalpodautoscalers"): {"list", "watch", "patch"},
+    ("", "pods"): {"list", "watch"},
     ("", "events"): {"create"},
     ("apiextensions.k8s.io", "customresourcedefinitions"): {"list", "watch"},
 }
