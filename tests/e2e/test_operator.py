@@ -84,7 +84,8 @@ def test_auto_lead_time_gets_the_floor_ready_by_start(
         message="PreWarmed judged at start",
     )
     print(
-        f"pre-warm began {(start - began).total_seconds():.0f}s before start; "
+        f"learned lead time {learned}s; pre-warm began {(start - began).total_seconds():.0f}s "
+        "before start; "
         f"PreWarmed={prewarmed['status']} {prewarmed['message']}"
     )
     assert prewarmed["status"] == "True", prewarmed
