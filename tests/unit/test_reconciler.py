@@ -25,6 +25,16 @@ def event_spec(**overrides: Any) -> dict[str, Any]:
     return spec
 
 
+def metric_target(query: str) -> dict[str, Any]:
+    """Target ``api``: a floor of 4, and 100 per replica on ``query``."""
+    return {
+        "name": "api",
+        "replicas": 4,
+        "maxReplicas": 50,
+        "metric": {"query": query, "targetPerReplica": 100},
+    }
+
+
 def make(cluster: FakeCluster, clock: Clock, metrics: FakeMetrics | None = None) -> Reconciler:
     return Reconciler(
         cluster, metrics or FakeMetrics(), default_lead_time=timedelta(minutes=5), clock=clock
@@ -144,16 +154,7 @@ def test_metric_scales_up_and_an_outage_holds_the_count() -> None:
     cluster.add_deployment("api", 2)
     cluster.add_event(
         "speech",
-        event_spec(
-            targets=[
-                {
-                    "name": "api",
-                    "replicas": 4,
-                    "maxReplicas": 50,
-                    "metric": {"query": query, "targetPerReplica": 100},
-                }
-            ]
-        ),
+        event_spec(targets=[metric_target(query)]),
     )
     metrics = FakeMetrics({query: Sample(2000.0, START)})
     reconciler = make(cluster, clock, metrics)
@@ -180,16 +181,7 @@ def test_invalid_query_takes_no_action() -> None:
     cluster.add_deployment("api", 2)
     cluster.add_event(
         "speech",
-        event_spec(
-            targets=[
-                {
-                    "name": "api",
-                    "replicas": 4,
-                    "maxReplicas": 50,
-                    "metric": {"query": "sum(", "targetPerReplica": 100},
-                }
-            ]
-        ),
+        event_spec(targets=[metric_target("sum(")]),
     )
     metrics = FakeMetrics({"sum(": MetricFailure(FailureReason.QUERY_INVALID, "parse error")})
     tick(make(cluster, clock, metrics))
@@ -260,16 +252,7 @@ def test_a_hanging_prometheus_does_not_stall_the_tick() -> None:
     cluster.add_deployment("api", 2)
     cluster.add_event(
         "speech",
-        event_spec(
-            targets=[
-                {
-                    "name": "api",
-                    "replicas": 4,
-                    "maxReplicas": 50,
-                    "metric": {"query": "up", "targetPerReplica": 100},
-                }
-            ]
-        ),
+        event_spec(targets=[metric_target("up")]),
     )
     reconciler = Reconciler(
         cluster,
