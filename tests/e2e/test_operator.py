@@ -66,7 +66,7 @@ def test_auto_lead_time_gets_the_floor_ready_by_start(
         timeout=30,
         message="lead time in status",
     )
-    # 20 s to Ready, times the safety factor, plus the margin; not the 60 s default.
+    # 20 s to Ready, times the safety factor, plus the margin; not the 120 s default.
     assert 45 <= learned <= 75, learned
     wait_for(
         lambda: phase_is(custom, namespace, "lecture", "PreWarming"),

@@ -24,7 +24,7 @@ class OperatorProcess:
         self.env = {
             "SHOWTIME_NAMESPACE": namespace,
             "SHOWTIME_TICK": "1s",
-            "SHOWTIME_DEFAULT_LEAD_TIME": "60s",
+            "SHOWTIME_DEFAULT_LEAD_TIME": "120s",  # distinct from what tests learn
             "SHOWTIME_LOG_FORMAT": "console",
             "SHOWTIME_METRICS_PORT": "0",
             "SHOWTIME_LIVENESS_PORT": "0",
