@@ -1,7 +1,7 @@
 """The tick: read the cluster, ask the planner, write only what differs.
 
 Every tick starts from what the cluster says (TrafficEvents with their status, workloads
-with Showtime's annotations, HPAs, and now and then pods for learning lead times), so a
+with Showtime's annotations, HPAs, and pods for learning lead times), so a
 restarted operator carries on exactly where the last one stopped. The decisions come from
 the pure modules (``planner``, ``targets``, ``status``); this module only gathers their
 inputs, evaluates each distinct metric query once, and applies their outputs through a
@@ -102,7 +102,6 @@ class Reconciler:
         *,
         default_lead_time: timedelta,
         clock: Callable[[], datetime],
-        pod_refresh: timedelta = timedelta(seconds=60),
         write_concurrency: int = 16,
         query_budget: timedelta = timedelta(seconds=8),
     ) -> None:
@@ -110,14 +109,12 @@ class Reconciler:
         self._metrics = metrics
         self._default_lead = default_lead_time
         self._clock = clock
-        self._pod_refresh = pod_refresh
         self._query_budget = query_budget
         self._writes = asyncio.Semaphore(write_concurrency)
         self._lock = asyncio.Lock()
         self._poke = asyncio.Event()
         self._specs: dict[tuple[str, int], TrafficEventSpec | SpecError] = {}
         self._lead_times: dict[WorkloadKey, LeadTime] = {}
-        self._pods_listed_at: datetime | None = None
         self._gauged: dict[EventKey, Any] = {}  # what the gauges show, to skip no-op updates
 
     # -- driving ---------------------------------------------------------------------------
@@ -157,11 +154,11 @@ class Reconciler:
 
     async def _tick(self, report: TickReport, releasing: set[EventKey]) -> None:
         now = self._clock()
-        due = self._pods_listed_at is None or now - self._pods_listed_at >= self._pod_refresh
-        snap = await self._gateway.snapshot(with_pods=due)
+        # Pods come from a watch-fed cache: learning lead times every tick costs little
+        # and a new workload's start-up is known at once.
+        snap = await self._gateway.snapshot(with_pods=True)
         if snap.pods is not None:
             self._learn_lead_times(snap.pods)
-            self._pods_listed_at = now
         events = [self._load_event(obj, releasing) for obj in snap.events]
         report.events = len(events)
         for event in events:

@@ -268,3 +268,31 @@ def test_a_hanging_prometheus_does_not_stall_the_tick() -> None:
         c for c in cluster.status("speech")["conditions"] if c["type"] == "MetricsAvailable"
     )
     assert (cond["status"], cond["reason"]) == ("False", "QueryTimeout")
+
+
+def pod(deployment: str, created: str, ready: str) -> dict[str, Any]:
+    return {
+        "metadata": {
+            "namespace": "live",
+            "creationTimestamp": created,
+            "ownerReferences": [{"kind": "ReplicaSet", "name": f"{deployment}-5d8f7c"}],
+        },
+        "status": {
+            "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": ready}]
+        },
+    }
+
+
+def test_auto_lead_time_is_learned_from_the_targets_pods() -> None:
+    cluster, clock = FakeCluster(), Clock(START - timedelta(minutes=30))
+    cluster.add_deployment("api", 2)
+    cluster.pods = [
+        pod("api", "2026-12-31T10:00:00Z", "2026-12-31T10:00:20Z"),
+        pod("api", "2026-12-31T10:00:00Z", "2026-12-31T10:00:18Z"),
+        pod("other", "2026-12-31T10:00:00Z", "2026-12-31T10:09:00Z"),  # not a target
+    ]
+    cluster.add_event("speech", event_spec(leadTime="auto"))
+    tick(make(cluster, clock))
+    # p90 of 18 s and 20 s is 20 s; times 1.5 plus 30 s is 60 s, not the 5 min default.
+    assert cluster.status("speech")["leadTimeSeconds"] == 60
+    assert cluster.status("speech")["prewarmAt"] == "2026-12-31T11:59:00Z"
