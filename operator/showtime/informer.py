@@ -63,6 +63,10 @@ class Informer:
         with self._lock:
             return list(self._items.values())
 
+    def get(self, namespace: str, name: str) -> dict[str, Any] | None:
+        with self._lock:
+            return self._items.get((namespace, name))
+
     def upsert(self, obj: dict[str, Any]) -> None:
         """Put an object the operator just wrote, unless the cache already has a newer one."""
         key = _key(obj)

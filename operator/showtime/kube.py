@@ -34,11 +34,11 @@ class Snapshot:
     events: list[dict[str, Any]] = field(default_factory=list)
     workloads: dict[WorkloadKey, dict[str, Any]] = field(default_factory=dict)
     hpas: dict[WorkloadKey, dict[str, Any]] = field(default_factory=dict)  # by scale target
-    pods: list[dict[str, Any]] | None = None  # None: not listed this tick
+    pods: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Gateway(Protocol):
-    async def snapshot(self, *, with_pods: bool) -> Snapshot: ...
+    async def snapshot(self) -> Snapshot: ...
 
     async def patch_annotations(
         self, key: WorkloadKey, annotations: Mapping[str, str | None]
@@ -144,11 +144,9 @@ class KubeGateway:
         for informer in self._all:
             informer.stop()
 
-    async def snapshot(self, *, with_pods: bool) -> Snapshot:
+    async def snapshot(self) -> Snapshot:
         await self.start()
-        snap = Snapshot(events=self._events.items())
-        if with_pods:
-            snap.pods = self._pods.items()
+        snap = Snapshot(events=self._events.items(), pods=self._pods.items())
         for kind, informer in (
             ("Deployment", self._deployments),
             ("StatefulSet", self._statefulsets),
@@ -190,19 +188,16 @@ class KubeGateway:
         )
         scale = json.loads(response.data)
         informer = self._by_kind(kind)
-        cached = next(
-            (
-                i
-                for i in informer.items()
-                if i["metadata"]["name"] == name and i["metadata"]["namespace"] == namespace
-            ),
-            None,
-        )
+        cached = informer.get(namespace, name)
         if cached is not None:
-            updated = {**cached, "spec": {**cached.get("spec", {}), "replicas": replicas}}
             version = scale.get("metadata", {}).get("resourceVersion")
-            updated["metadata"] = {**cached["metadata"], "resourceVersion": version}
-            informer.upsert(updated)
+            informer.upsert(
+                {
+                    **cached,
+                    "metadata": {**cached["metadata"], "resourceVersion": version},
+                    "spec": {**cached.get("spec", {}), "replicas": replicas},
+                }
+            )
 
     async def set_hpa_min_replicas(self, namespace: str, name: str, value: int) -> None:
         response = await asyncio.to_thread(

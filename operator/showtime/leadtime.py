@@ -25,7 +25,6 @@ MAXIMUM = timedelta(hours=2)
 class LeadTime:
     value: timedelta
     learned: bool  # False: the default, nothing observed
-    samples: int
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:
@@ -39,10 +38,10 @@ def learn_lead_time(time_to_ready: Sequence[timedelta], *, default: timedelta) -
     """Effective lead time from observed pod start-up durations."""
     seconds = [d.total_seconds() for d in time_to_ready if d >= timedelta(0)]
     if not seconds:
-        return LeadTime(default, learned=False, samples=0)
+        return LeadTime(default, learned=False)
     estimate = timedelta(seconds=percentile(seconds, PERCENTILE) * SAFETY_FACTOR) + MARGIN
     estimate = timedelta(seconds=math.ceil(estimate.total_seconds()))
-    return LeadTime(min(estimate, MAXIMUM), learned=True, samples=len(seconds))
+    return LeadTime(min(estimate, MAXIMUM), learned=True)
 
 
 def pod_time_to_ready(pod: Mapping[str, Any]) -> timedelta | None:

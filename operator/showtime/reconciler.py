@@ -156,10 +156,10 @@ class Reconciler:
         now = self._clock()
         # Pods come from a watch-fed cache: learning lead times every tick costs little
         # and a new workload's start-up is known at once.
-        snap = await self._gateway.snapshot(with_pods=True)
-        if snap.pods is not None:
-            self._learn_lead_times(snap.pods)
+        snap = await self._gateway.snapshot()
+        self._learn_lead_times(snap.pods)
         events = [self._load_event(obj, releasing) for obj in snap.events]
+        self._forget_old_specs(snap.events)
         report.events = len(events)
         for event in events:
             self._plan(event, now)
@@ -187,6 +187,18 @@ class Reconciler:
         else:
             event.spec = parsed
         return event
+
+    def _forget_old_specs(self, objects: list[dict[str, Any]]) -> None:
+        """Keep parsed specs only for the (uid, generation) pairs the cluster still has."""
+        live = {
+            (
+                str(o.get("metadata", {}).get("uid")),
+                int(o.get("metadata", {}).get("generation") or 0),
+            )
+            for o in objects
+        }
+        for key in [k for k in self._specs if k not in live]:
+            del self._specs[key]
 
     def _plan(self, event: _Event, now: datetime) -> None:
         if event.spec is None:
@@ -502,7 +514,6 @@ def _metric_report(query: str, result: MetricResult | None) -> MetricReport:
 def _target_view(workload: dict[str, Any], hpa: dict[str, Any] | None) -> TargetView:
     meta = workload.get("metadata", {})
     spec = workload.get("spec", {})
-    status = workload.get("status", {})
     hpa_view = None
     if hpa is not None:
         hpa_spec = hpa.get("spec", {})
@@ -513,9 +524,7 @@ def _target_view(workload: dict[str, Any], hpa: dict[str, Any] | None) -> Target
         )
     replicas = spec.get("replicas")
     return TargetView(
-        exists=True,
         replicas=int(replicas if replicas is not None else 1),
-        ready_replicas=int(status.get("readyReplicas") or 0),
         hpa=hpa_view,
         handback=HandBackState.from_annotations(meta.get("annotations") or {}),
     )

@@ -57,9 +57,7 @@ class HpaView:
 class TargetView:
     """What the cluster says about the target, reduced to what decisions need."""
 
-    exists: bool
     replicas: int  # spec.replicas of the workload
-    ready_replicas: int
     hpa: HpaView | None = None
     handback: HandBackState | None = None
 

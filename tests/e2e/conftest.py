@@ -18,6 +18,7 @@ from kubernetes import client, config
 from kubernetes.client import ApiException
 
 from showtime.kube import GROUP, PLURAL, VERSION
+from tests.support.environment import unavailable
 from tests.support.operator import OperatorProcess
 from tests.support.wait import wait_for
 
@@ -44,7 +45,7 @@ def kube_api() -> Iterator[client.ApiClient]:
     """An ApiClient for the cluster of ``KUBECONFIG``; fails fast when unreachable."""
     kubeconfig = os.environ.get("KUBECONFIG")
     if not kubeconfig:
-        pytest.skip('KUBECONFIG is not set: run `make cluster` then `eval "$(make -s env)"`')
+        unavailable('KUBECONFIG is not set: run `make cluster` then `eval "$(make -s env)"`')
     api: client.ApiClient = config.new_client_from_config(  # type: ignore[no-untyped-call]
         config_file=kubeconfig
     )
@@ -72,13 +73,13 @@ def apps_v1(kube_api: client.ApiClient) -> client.AppsV1Api:
 
 @pytest.fixture(scope="session")
 def local_cluster(kube_api: client.ApiClient) -> None:
-    """Skip unless KUBECONFIG's current context is the local kwok cluster."""
+    """Only on the local kwok cluster (tests marked ``local_cluster``; kind deselects them)."""
     contexts = config.list_kube_config_contexts(  # type: ignore[no-untyped-call]
         config_file=os.environ["KUBECONFIG"]
     )
     name = str(contexts[1].get("name"))
     if name != LOCAL_CONTEXT:
-        pytest.skip(f"needs the local cluster (context {LOCAL_CONTEXT}), not {name}")
+        unavailable(f"needs the local cluster (context {LOCAL_CONTEXT}), not {name}")
 
 
 @pytest.fixture

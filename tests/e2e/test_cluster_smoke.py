@@ -12,6 +12,7 @@ from kubernetes import client
 
 from tests.e2e.conftest import pinned_version
 from tests.support import kube
+from tests.support.environment import unavailable
 from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -100,6 +101,7 @@ def test_fifty_replicas_without_delay_are_ready_fast(
     print(f"50 replicas with zero delay Ready after {time.monotonic() - start:.1f}s")
 
 
+@pytest.mark.local_cluster
 def test_kube_apiserver_binary_is_the_pinned_release(local_cluster: None) -> None:
     binary = shutil.which("kube-apiserver")
     assert binary, 'kube-apiserver is not on PATH: eval "$(hack/cluster.sh env)"'
@@ -109,6 +111,7 @@ def test_kube_apiserver_binary_is_the_pinned_release(local_cluster: None) -> Non
     assert out.split() == ["Kubernetes", pinned_version("KUBE_VERSION")]
 
 
+@pytest.mark.local_cluster
 def test_server_reports_the_pinned_release(local_cluster: None, kube_api: client.ApiClient) -> None:
     info = client.VersionApi(kube_api).get_code(_request_timeout=10)
     assert info.git_version == pinned_version("KUBE_VERSION")
@@ -129,9 +132,10 @@ def _listening_sockets() -> list[tuple[str, str]]:
     return sockets
 
 
+@pytest.mark.local_cluster
 def test_cluster_processes_listen_on_loopback_only(local_cluster: None) -> None:
     if shutil.which("ss") is None:
-        pytest.skip("ss (iproute2) is not installed")
+        unavailable("ss (iproute2) is not installed")
     ours = [(addr, name) for addr, name in _listening_sockets() if name in CLUSTER_PROCESSES]
     seen = {name for _, name in ours}
     missing = CLUSTER_PROCESSES - seen

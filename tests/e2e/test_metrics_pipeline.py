@@ -19,6 +19,7 @@ from collections.abc import Iterator
 import pytest
 
 from showtime.metricsource import FailureReason, MetricFailure, MetricResult, PrometheusSource
+from tests.support.environment import unavailable
 from tests.support.loadsource import TARGETS_DIR_ENV, load_source, prom_targets_dir
 from tests.support.wait import WaitTimeoutError, wait_for
 
@@ -74,7 +75,7 @@ def test_rate_follows_the_load_profile(
     prometheus: PrometheusSource, capsys: pytest.CaptureFixture[str]
 ) -> None:
     if prom_targets_dir() is None:
-        pytest.skip(f'{TARGETS_DIR_ENV} is not set: run `eval "$(make -s env)"`')
+        unavailable(f'{TARGETS_DIR_ENV} is not set: run `eval "$(make -s env)"`')
     service = f"e2e-{uuid.uuid4().hex[:8]}"
     query = f'sum(rate(http_requests_total{{service="{service}"}}[10s]))'
     labels = {"namespace": "e2e", "service": service}

@@ -61,13 +61,13 @@ class FakeCluster:
 
     # -- Gateway ---------------------------------------------------------------------------
 
-    async def snapshot(self, *, with_pods: bool) -> Snapshot:
+    async def snapshot(self) -> Snapshot:
         # A JSON round trip, like decoding a LIST response (and faster than deepcopy).
         return Snapshot(
             events=json.loads(json.dumps(list(self.events.values()))),
             workloads={k: json.loads(json.dumps(v)) for k, v in self.workloads.items()},
             hpas=copy.deepcopy(self.hpas),
-            pods=json.loads(json.dumps(self.pods)) if with_pods else None,
+            pods=json.loads(json.dumps(self.pods)),
         )
 
     async def patch_annotations(

@@ -97,7 +97,7 @@ def test_held_target_never_below_the_strongest_wish_when_scaling_up(
     current: int, wishes: list[int], percent: int
 ) -> None:
     claims = [Claim(f"e{i}", w, Reason.FLOOR, timedelta(0), percent) for i, w in enumerate(wishes)]
-    decision = decide_target(TargetView(True, current, current), claims, now=START)
+    decision = decide_target(TargetView(current), claims, now=START)
     value = decision.write if decision.write is not None else current
     if max(wishes) >= current:
         assert value == max(wishes)

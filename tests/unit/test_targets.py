@@ -27,9 +27,7 @@ def claim(event: str, desired: int, window: int = 300, percent: int = 20) -> _Cl
 def view(
     replicas: int, state: HandBackState | None = None, hpa: HpaView | None = None
 ) -> TargetView:
-    return TargetView(
-        exists=True, replicas=replicas, ready_replicas=replicas, hpa=hpa, handback=state
-    )
+    return TargetView(replicas=replicas, hpa=hpa, handback=state)
 
 
 def test_first_hold_remembers_the_original_count_and_scales_up() -> None:
