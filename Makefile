@@ -21,8 +21,8 @@ venv: $(BIN)/showtime ## create .venv with showtime and its dev tools
 
 .PHONY: lint
 lint: venv ## ruff and mypy --strict
-	$(BIN)/ruff check operator tests benchmarks
-	$(BIN)/ruff format --check operator tests benchmarks
+	$(BIN)/ruff check operator tests benchmarks tools
+	$(BIN)/ruff format --check operator tests benchmarks tools
 	$(BIN)/mypy
 
 .PHONY: unit

@@ -25,8 +25,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from showtime import telemetry
-from showtime.metricsource import MetricResult, Sample
-from showtime.reconciler import Reconciler
+from showtime.shell.reconciler import Reconciler
+from showtime.sources.metricsource import MetricResult, Sample
 from tests.support.fakes import FakeCluster
 from tests.support.trafficevents import create_event
 
@@ -102,7 +102,7 @@ def fake(count: int, ticks: int) -> None:
 def cluster(count: int, ticks: int) -> None:
     from kubernetes import client
 
-    from showtime.kube import KubeGateway, load_kube_config
+    from showtime.cluster.kube import KubeGateway, load_kube_config
 
     load_kube_config()
     api: Any = client.ApiClient()

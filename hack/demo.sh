@@ -101,14 +101,14 @@ YAML
 }
 
 start_load_source() { # $1: JSON profile
-  if [[ -n "$(running_pid "${LOAD_PID}" showtime.loadsource)" ]]; then
+  if [[ -n "$(running_pid "${LOAD_PID}" tools.loadsource)" ]]; then
     log "load source already running (pid $(cat "${LOAD_PID}"))"
     return 0
   fi
   [[ -n "${SHOWTIME_PROM_TARGETS_DIR:-}" ]] || die "SHOWTIME_PROM_TARGETS_DIR is not set by hack/cluster.sh env"
   mkdir -p "${SHOWTIME_PROM_TARGETS_DIR}"
   log "starting the load source (http_requests_total{namespace=\"${NS}\",service=\"lecture-api\"})"
-  setsid "${PYTHON}" -m showtime.loadsource --port 0 \
+  setsid "${PYTHON}" -m tools.loadsource --port 0 \
     --labels "namespace=${NS},service=lecture-api" \
     --profile "$1" \
     --register "${SHOWTIME_PROM_TARGETS_DIR}" --name demo-lecture-api \
@@ -223,7 +223,7 @@ cmd_down() {
     kubectl delete namespace "${NS}" --ignore-not-found --wait=false >/dev/null || true
   fi
   stop_pid_file "${OPERATOR_PID}" "showtime.cli run" operator
-  stop_pid_file "${LOAD_PID}" showtime.loadsource "load source"
+  stop_pid_file "${LOAD_PID}" tools.loadsource "load source"
   log "demo stopped (the cluster keeps running; make cluster-down stops it)"
 }
 

@@ -17,10 +17,10 @@ from typing import Any, TextIO
 
 import yaml
 
-from showtime.durations import DurationError, format_duration, parse_duration
-from showtime.planner import HOLDING_STAGES, Stage, effective_lead_time, plan_event
-from showtime.spec import SpecError, TrafficEventSpec, parse_spec
-from showtime.timestamps import rfc3339
+from showtime.core.durations import DurationError, format_duration, parse_duration
+from showtime.core.planner import HOLDING_STAGES, Stage, effective_lead_time, plan_event
+from showtime.core.spec import SpecError, TrafficEventSpec, parse_spec
+from showtime.core.timestamps import rfc3339
 
 MAX_ROWS = 400
 
@@ -39,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.command == "run":
-        from showtime.run import run_operator  # the heavy imports only when running
+        from showtime.shell.run import run_operator  # the heavy imports only when running
 
         return run_operator()
     try:

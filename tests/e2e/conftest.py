@@ -17,7 +17,7 @@ import pytest
 from kubernetes import client, config
 from kubernetes.client import ApiException
 
-from showtime.kube import GROUP, PLURAL, VERSION
+from showtime.cluster.kube import GROUP, PLURAL, VERSION
 from tests.support.environment import unavailable
 from tests.support.operator import OperatorProcess
 from tests.support.wait import wait_for

@@ -30,8 +30,8 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client import ApiException
 
-from showtime.handlers import FINALIZER
-from showtime.kube import GROUP, PLURAL, VERSION
+from showtime.cluster.kube import GROUP, PLURAL, VERSION
+from showtime.shell.handlers import FINALIZER
 from tests.support.environment import unavailable
 from tests.support.kube import POD_READY_DELAY, deployment
 from tests.support.operator import REPO_ROOT, OperatorProcess

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from showtime.kube import GROUP, PLURAL, VERSION
+from showtime.cluster.kube import GROUP, PLURAL, VERSION
 from tests.support.operator import REPO_ROOT
 from tests.support.wait import wait_for
 

@@ -18,7 +18,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from showtime.metricsource import FailureReason, MetricFailure, MetricResult, PrometheusSource
+from showtime.sources.metricsource import (
+    FailureReason,
+    MetricFailure,
+    MetricResult,
+    PrometheusSource,
+)
 from tests.support.environment import unavailable
 from tests.support.loadsource import TARGETS_DIR_ENV, load_source, prom_targets_dir
 from tests.support.wait import WaitTimeoutError, wait_for

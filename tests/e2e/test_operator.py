@@ -13,7 +13,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client import ApiException
 
-from showtime.kube import GROUP, PLURAL, VERSION
+from showtime.cluster.kube import GROUP, PLURAL, VERSION
 from tests.support.operator import OperatorProcess
 from tests.support.trafficevents import (
     condition,

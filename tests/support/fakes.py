@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from showtime.kube import Snapshot, WorkloadKey
-from showtime.metricsource import MetricResult
+from showtime.cluster.kube import Snapshot, WorkloadKey
+from showtime.sources.metricsource import MetricResult
 
 
 @dataclass

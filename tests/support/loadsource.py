@@ -1,4 +1,4 @@
-"""Test helper: run ``python -m showtime.loadsource`` as a subprocess and drive it.
+"""Test helper: run ``python -m tools.loadsource`` as a subprocess and drive it.
 
 What lives here: ``load_source(...)``, a context manager that starts the load source,
 reads its port from the ``LISTENING <port>`` line, optionally registers it for the local
@@ -6,7 +6,7 @@ Prometheus (file_sd directory from ``SHOWTIME_PROM_TARGETS_DIR``), and always st
 and ``LoadSourceProcess`` with ``set_profile``/``get_profile``/``scrape``/``stop``.
 Every wait is bounded.
 
-What does not: the load-source logic itself (``showtime.loadsource``) and waiting for
+What does not: the load-source logic itself (``tools.loadsource``) and waiting for
 Prometheus to ingest samples (tests poll the metric source for that).
 """
 
@@ -115,7 +115,7 @@ def load_source(
     cmd = [
         sys.executable,
         "-m",
-        "showtime.loadsource",
+        "tools.loadsource",
         "--port",
         "0",
         "--labels",

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from showtime.kube import GROUP, PLURAL, VERSION
+from showtime.cluster.kube import GROUP, PLURAL, VERSION
 from tests.support.kube import POD_READY_DELAY, deployment
 from tests.support.wait import wait_for
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import yaml
 
-from showtime.planner import Reason, plan_event
-from showtime.spec import parse_spec
-from showtime.status import MetricReport, StatusInput, TargetReport, build_status
+from showtime.core.planner import Reason, plan_event
+from showtime.core.spec import parse_spec
+from showtime.core.status import MetricReport, StatusInput, TargetReport, build_status
 
 CRD = Path(__file__).resolve().parents[2] / "crds" / "trafficevent.yaml"
 START = datetime(2026, 12, 31, 12, 0, tzinfo=UTC)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from showtime.settings import Settings, load_settings
+from showtime.shell.settings import Settings, load_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = REPO_ROOT / "deploy"

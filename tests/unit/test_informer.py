@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from showtime.informer import Informer, wait_synced
+from showtime.cluster.informer import Informer, wait_synced
 from tests.support.wait import wait_for
 
 

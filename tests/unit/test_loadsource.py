@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from showtime.loadsource import (
+from tests.support.loadsource import load_source
+from tools.loadsource import (
     LoadCounter,
     Profile,
     Segment,
@@ -26,7 +27,6 @@ from showtime.loadsource import (
     render_metrics,
     write_sd_file,
 )
-from tests.support.loadsource import load_source
 
 
 class FakeClock:

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from showtime import telemetry
-from showtime.metricsource import (
+from showtime.sources.metricsource import (
     FailureReason,
     MetricFailure,
     MetricSource,

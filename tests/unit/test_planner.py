@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from showtime.planner import Reason, Stage, effective_lead_time, plan_event, wish_for
-from showtime.spec import parse_spec
+from showtime.core.planner import Reason, Stage, effective_lead_time, plan_event, wish_for
+from showtime.core.spec import parse_spec
 
 START = datetime(2026, 12, 31, 12, 0, tzinfo=UTC)
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from showtime.planner import Reason, plan_event, wish_for
-from showtime.spec import TrafficEventSpec, parse_spec
-from showtime.targets import Claim, TargetView, decide_target
+from showtime.core.planner import Reason, plan_event, wish_for
+from showtime.core.spec import TrafficEventSpec, parse_spec
+from showtime.core.targets import Claim, TargetView, decide_target
 
 START = datetime(2026, 12, 31, 12, 0, tzinfo=UTC)
 

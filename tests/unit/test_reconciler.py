@@ -6,8 +6,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from showtime.metricsource import FailureReason, MetricFailure, Sample
-from showtime.reconciler import Reconciler
+from showtime.shell.reconciler import Reconciler
+from showtime.sources.metricsource import FailureReason, MetricFailure, Sample
 from tests.support.fakes import Clock, FakeCluster, FakeMetrics
 
 START = datetime(2026, 12, 31, 12, 0, tzinfo=UTC)

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from showtime.durations import DurationError, format_duration, parse_duration
-from showtime.spec import SpecError, parse_spec
+from showtime.core.durations import DurationError, format_duration, parse_duration
+from showtime.core.spec import SpecError, parse_spec
 
 
 def raw(**schedule: Any) -> dict[str, Any]:

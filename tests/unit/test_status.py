@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from showtime.planner import Reason, plan_event
-from showtime.spec import parse_spec
-from showtime.status import (
+from showtime.core.planner import Reason, plan_event
+from showtime.core.spec import parse_spec
+from showtime.core.status import (
     MetricReport,
     StatusInput,
     TargetReport,

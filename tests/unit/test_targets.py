@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from showtime.planner import Reason
-from showtime.targets import Claim as _Claim
-from showtime.targets import (
+from showtime.core.planner import Reason
+from showtime.core.targets import Claim as _Claim
+from showtime.core.targets import (
     HandBackState,
     HpaView,
     Mode,

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from showtime.durations import DurationError, parse_duration
+from showtime.core.durations import DurationError, parse_duration
 
 
 class SettingsError(ValueError):

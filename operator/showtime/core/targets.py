@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from showtime.planner import Reason
+from showtime.core.planner import Reason
 
 ANNOTATION_PREFIX = "showtime.dev/"
 ORIGINAL_REPLICAS = ANNOTATION_PREFIX + "original-replicas"

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from showtime.schedule import Occurrence, relevant_occurrences
-from showtime.spec import Target, TrafficEventSpec
+from showtime.core.schedule import Occurrence, relevant_occurrences
+from showtime.core.spec import Target, TrafficEventSpec
 
 TargetKey = tuple[str, str]  # (kind, name); the namespace is the event's
 MAX_STEPS = 10  # ramp-up and cooldown move in at most this many steps

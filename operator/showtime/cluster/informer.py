@@ -20,7 +20,7 @@ from typing import Any
 import structlog
 from kubernetes.watch import watch as _watch
 
-log = structlog.get_logger("showtime.informer")
+log = structlog.get_logger("showtime.cluster.informer")
 ListFn = Callable[..., Any]
 _iter_lines: Callable[[Any], Any] = _watch.iter_resp_lines  # untyped in the client
 ObjectKey = tuple[str, str]  # (namespace, name)

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from kubernetes import client, config
 
-from showtime.informer import Informer, wait_synced
+from showtime.cluster.informer import Informer, wait_synced
 
 GROUP = "showtime.dev"
 VERSION = "v1alpha1"

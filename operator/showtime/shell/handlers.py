@@ -16,8 +16,8 @@ from typing import Any
 
 import kopf
 
-from showtime.kube import GROUP, PLURAL, VERSION
-from showtime.reconciler import Reconciler
+from showtime.cluster.kube import GROUP, PLURAL, VERSION
+from showtime.shell.reconciler import Reconciler
 
 FINALIZER = "showtime.dev/hand-back"
 

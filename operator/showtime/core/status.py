@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from showtime.planner import EventPlan, Reason, Stage
-from showtime.timestamps import parse_timestamp, rfc3339
+from showtime.core.planner import EventPlan, Reason, Stage
+from showtime.core.timestamps import parse_timestamp, rfc3339
 
 READY = "Ready"
 TARGETS_FOUND = "TargetsFound"

@@ -5,7 +5,7 @@ What lives here: the rate-profile model and its exact integral (pure functions:
 survives profile replacement), a stdlib ``ThreadingHTTPServer`` serving ``GET /metrics``
 (Prometheus text format, ``http_requests_total{<labels>}``), ``GET /profile`` and
 ``PUT /profile``, Prometheus file_sd registration, and the CLI
-(``python -m showtime.loadsource``).
+(``python -m tools.loadsource``).
 
 What does not: anything the operator itself runs, and anything that listens beyond
 127.0.0.1. Test helpers that drive it as a subprocess live in ``tests/support``.
@@ -294,7 +294,7 @@ def write_sd_file(directory: Path, name: str, port: int) -> Path:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m showtime.loadsource",
+        prog="python -m tools.loadsource",
         description="Serve http_requests_total on 127.0.0.1 with a rate that follows a profile.",
     )
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from showtime.timestamps import parse_timestamp
+from showtime.core.timestamps import parse_timestamp
 
 PERCENTILE = 0.9
 SAFETY_FACTOR = 1.5

@@ -2,7 +2,7 @@
 
 Settings are read and checked first (a bad one stops the operator with a message naming
 it), then logging, the operator's metrics endpoint, the Kubernetes gateway, the Prometheus
-source and the reconciler. kopf runs the handlers in ``showtime.handlers``.
+source and the reconciler. kopf runs the handlers in ``showtime.shell.handlers``.
 """
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ from datetime import UTC, datetime
 import kopf
 import structlog
 
-from showtime import handlers, telemetry
-from showtime.kube import KubeGateway, load_kube_config
-from showtime.metricsource import PrometheusSource
-from showtime.reconciler import Reconciler
-from showtime.settings import SettingsError, load_settings
+from showtime import telemetry
+from showtime.cluster.kube import KubeGateway, load_kube_config
+from showtime.shell import handlers
+from showtime.shell.reconciler import Reconciler
+from showtime.shell.settings import SettingsError, load_settings
+from showtime.sources.metricsource import PrometheusSource
 
 
 def _now() -> datetime:

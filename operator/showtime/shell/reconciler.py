@@ -21,10 +21,17 @@ from typing import Any
 import structlog
 
 from showtime import telemetry
-from showtime.kube import GROUP, KIND, VERSION, Gateway, Snapshot, WorkloadKey, involved_object
-from showtime.leadtime import LeadTime, learn_lead_time, pod_time_to_ready
-from showtime.metricsource import FailureReason, MetricFailure, MetricResult, MetricSource, Sample
-from showtime.planner import (
+from showtime.cluster.kube import (
+    GROUP,
+    KIND,
+    VERSION,
+    Gateway,
+    Snapshot,
+    WorkloadKey,
+    involved_object,
+)
+from showtime.core.leadtime import LeadTime, learn_lead_time, pod_time_to_ready
+from showtime.core.planner import (
     HOLDING_STAGES,
     EventPlan,
     Reason,
@@ -33,9 +40,15 @@ from showtime.planner import (
     plan_event,
     wish_for,
 )
-from showtime.spec import SpecError, TrafficEventSpec, parse_spec
-from showtime.status import MetricReport, StatusInput, TargetReport, build_status, settle_status
-from showtime.targets import (
+from showtime.core.spec import SpecError, TrafficEventSpec, parse_spec
+from showtime.core.status import (
+    MetricReport,
+    StatusInput,
+    TargetReport,
+    build_status,
+    settle_status,
+)
+from showtime.core.targets import (
     ALL_ANNOTATIONS,
     Claim,
     HandBackState,
@@ -45,9 +58,16 @@ from showtime.targets import (
     TargetView,
     decide_target,
 )
-from showtime.timestamps import parse_timestamp
+from showtime.core.timestamps import parse_timestamp
+from showtime.sources.metricsource import (
+    FailureReason,
+    MetricFailure,
+    MetricResult,
+    MetricSource,
+    Sample,
+)
 
-log = structlog.get_logger("showtime.reconciler")
+log = structlog.get_logger("showtime.shell.reconciler")
 EventKey = tuple[str, str]  # (namespace, name)
 QUERYING_STAGES = HOLDING_STAGES | {Stage.SCHEDULED}
 

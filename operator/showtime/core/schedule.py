@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from cronsim import CronSim
 
-from showtime.spec import Schedule
+from showtime.core.spec import Schedule
 
 
 @dataclass(frozen=True)

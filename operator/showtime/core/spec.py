@@ -17,7 +17,7 @@ from cronsim import CronSim, CronSimError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from showtime.durations import DurationError, parse_duration
+from showtime.core.durations import DurationError, parse_duration
 
 TargetKind = Literal["Deployment", "StatefulSet"]
 
