@@ -84,3 +84,49 @@ def test_upsert_keeps_the_newer_object() -> None:
     informer.upsert(obj("a", 12, replicas=7))
     informer.upsert(obj("a", 11, replicas=3))  # older: ignored
     assert [o["spec"]["replicas"] for o in informer.items()] == [7]
+
+
+class PagedApi:
+    """Answers a list in pages of at most ``limit`` objects, then one watch event."""
+
+    def __init__(self, count: int) -> None:
+        self.objects = [obj(f"o{i}", 100 + i) for i in range(count)]
+        self.pages: list[int] = []
+        self.watches: list[str] = []
+
+    def __call__(
+        self, *args: Any, watch: bool = False, resource_version: str = "", **kwargs: Any
+    ) -> FakeResponse:
+        if watch:
+            self.watches.append(resource_version)
+            lines = [] if len(self.watches) > 1 else [{"type": "ADDED", "object": obj("w", 900)}]
+            return FakeResponse(lines=lines)
+        start, limit = int(kwargs.get("_continue") or 0), int(kwargs["limit"])
+        page = self.objects[start : start + limit]
+        self.pages.append(len(page))
+        more = start + limit < len(self.objects)
+        meta = {"resourceVersion": "500", **({"continue": str(start + limit)} if more else {})}
+        return FakeResponse({"metadata": meta, "items": page})
+
+
+def keep_name_only(item: dict[str, Any]) -> dict[str, Any]:
+    meta = item["metadata"]
+    return {"metadata": {k: meta[k] for k in ("name", "namespace", "resourceVersion")}}
+
+
+def test_a_large_list_is_read_in_pages_and_every_object_transformed() -> None:
+    api = PagedApi(1234)
+    informer = Informer("pods", api, transform=keep_name_only)
+    informer.start()
+    try:
+        assert wait_synced([informer], timeout=5)
+        wait_for(lambda: informer.get("ns", "w"), timeout=5, message="the watched object")
+        assert api.pages == [500, 500, 234]
+        assert api.watches[0] == "500"  # the list's version, from its pages
+        items = informer.items()
+        assert len(items) == 1235
+        assert all(set(o) == {"metadata"} for o in items)  # no spec kept, watched ones too
+    finally:
+        informer.stop()
+    informer.upsert(obj("u", 999, replicas=4))
+    assert informer.get("ns", "u") == keep_name_only(obj("u", 999))

@@ -4,9 +4,11 @@ An ``Informer`` lists one collection (plain JSON, not the client's model classes
 watches it from that resourceVersion in a background thread, replacing whole objects on
 every change. A tick reads the cache instead of listing again, so its cost follows what
 changed, not how much exists. A watch that ends is resumed; one that is too old (410 Gone)
-is replaced by a fresh list. ``managedFields`` are dropped to keep memory small. What the
-operator itself wrote is put into the cache at once (``upsert``), so the next tick never
-acts on a view older than its own writes. Decisions are not made here.
+is replaced by a fresh list, read in pages so that a large collection never sits in memory
+twice. ``managedFields`` are dropped to keep memory small, or an optional ``transform``
+(e.g. ``podstartup.slim_pod``) cuts each object down to what its readers need before it is
+stored. What the operator itself wrote is put into the cache at once (``upsert``), so the
+next tick never acts on a view older than its own writes. Decisions are not made here.
 """
 
 from __future__ import annotations
@@ -22,10 +24,13 @@ from kubernetes.watch import watch as _watch
 
 log = structlog.get_logger("showtime.cluster.informer")
 ListFn = Callable[..., Any]
+Transform = Callable[[dict[str, Any]], dict[str, Any]]
 _iter_lines: Callable[[Any], Any] = _watch.iter_resp_lines  # untyped in the client
 ObjectKey = tuple[str, str]  # (namespace, name)
 WATCH_SECONDS = 240
 RETRY_SECONDS = 2.0
+PAGE_SIZE = 500
+MAX_PAGES = 10_000  # 5 million objects: a bound, not a limit anyone should meet
 
 
 def _key(obj: dict[str, Any]) -> ObjectKey:
@@ -46,10 +51,13 @@ def _version(obj: dict[str, Any]) -> int:
 
 
 class Informer:
-    def __init__(self, name: str, list_fn: ListFn, *args: Any) -> None:
+    def __init__(
+        self, name: str, list_fn: ListFn, *args: Any, transform: Transform | None = None
+    ) -> None:
         self.name = name
         self._list_fn = list_fn
         self._args = args
+        self._transform: Transform = transform or _slim
         self._items: dict[ObjectKey, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self.synced = threading.Event()
@@ -73,7 +81,7 @@ class Informer:
         with self._lock:
             known = self._items.get(key)
             if known is None or _version(obj) >= _version(known):
-                self._items[key] = _slim(obj)
+                self._items[key] = self._transform(obj)
 
     # -- running -----------------------------------------------------------------------
 
@@ -100,13 +108,28 @@ class Informer:
                 self._stop.wait(RETRY_SECONDS)
 
     def _relist(self) -> str:
-        response = self._list_fn(*self._args, _preload_content=False)
-        body = json.loads(response.data)
-        fresh = {_key(item): _slim(item) for item in body.get("items", [])}
+        fresh: dict[ObjectKey, dict[str, Any]] = {}
+        token: str | None = None
+        version = ""
+        for _ in range(MAX_PAGES):
+            paging: dict[str, Any] = {"limit": PAGE_SIZE}
+            if token:
+                paging["_continue"] = token
+            response = self._list_fn(*self._args, _preload_content=False, **paging)
+            body = json.loads(response.data)
+            for item in body.get("items") or []:
+                fresh[_key(item)] = self._transform(item)
+            body.pop("items", None)  # the page's raw objects can go before the next arrives
+            del response
+            meta = body.get("metadata") or {}
+            version = str(meta.get("resourceVersion") or version)
+            token = meta.get("continue") or None
+            if token is None:
+                break
         with self._lock:
             self._items = fresh
         self.synced.set()
-        return str(body.get("metadata", {}).get("resourceVersion", ""))
+        return version
 
     def _watch(self, version: str) -> str | None:
         """Follow changes from ``version``; the version to resume from, or None to relist."""
@@ -136,7 +159,7 @@ class Informer:
                     if kind == "DELETED":
                         self._items.pop(_key(obj), None)
                     else:
-                        self._items[_key(obj)] = _slim(obj)
+                        self._items[_key(obj)] = self._transform(obj)
         finally:
             response.release_conn()
         return version

@@ -1,24 +1,45 @@
 """Lead time ``auto``: how long before start the floor must be requested to be Ready by start.
 
-Learned from the target's own pods: the time from a pod's creation to its Ready condition,
-a high percentile over the pods observed, times a safety factor, plus a margin. With no
-observation the operator-wide default applies. Pure: the caller extracts the durations.
+The rule: per-pod start-up is the 90th percentile (nearest rank) of creation-to-first-Ready
+over the workload's newest observed pods; the lead time is that start-up (times the pods to
+add, for a StatefulSet that starts its pods one after another) times 1.5, plus 30 s,
+rounded up to whole seconds and capped at 2 h. With nothing observed the operator-wide
+default applies unchanged.
+
+``StartupMemory`` is what has been learned: per workload the newest 20 start-up samples
+whose first Ready is at most 7 days old (a weekly event still learns from last week's
+pre-warm). It is immutable; ``observe`` returns a new one. Which measurements count:
+
+* only the *first* Ready of a pod: a pod is judged once, the first time it is seen Ready,
+  and what is seen of it later (readiness flaps moving ``lastTransitionTime``, restarts) is
+  ignored;
+* a pod first seen Ready after a container restart is not learned from: its Ready
+  transition may follow the restart rather than the start;
+* deleted pods stay learned; pods first seen with a Ready older than the window do not.
+
+``to_record``/``from_records`` carry the memory through status, so a restarted operator
+estimates what it estimated before. Reading pods lives in ``podstartup``. Pure: the shell
+passes ``now`` and the pods.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
-from showtime.core.timestamps import parse_timestamp
+from showtime.core.durations import format_duration
+from showtime.core.podstartup import WorkloadKey, read_startup
+from showtime.core.timestamps import parse_timestamp, rfc3339
 
 PERCENTILE = 0.9
 SAFETY_FACTOR = 1.5
 MARGIN = timedelta(seconds=30)
 MAXIMUM = timedelta(hours=2)
+MAX_SAMPLES = 20  # per workload, newest first; also what status keeps
+MAX_AGE = timedelta(days=7)  # of a sample's first Ready
 
 
 @dataclass(frozen=True)
@@ -34,22 +55,220 @@ def percentile(values: Sequence[float], fraction: float) -> float:
     return ordered[rank - 1]
 
 
+def lead_time_for(startup_seconds: float) -> timedelta:
+    """The rule on a start-up time: x1.5, +30 s, whole seconds up, at most 2 h."""
+    seconds = math.ceil(startup_seconds * SAFETY_FACTOR + MARGIN.total_seconds())
+    return min(timedelta(seconds=seconds), MAXIMUM)
+
+
 def learn_lead_time(time_to_ready: Sequence[timedelta], *, default: timedelta) -> LeadTime:
-    """Effective lead time from observed pod start-up durations."""
+    """Effective lead time from start-up durations (no memory; kept for existing callers)."""
     seconds = [d.total_seconds() for d in time_to_ready if d >= timedelta(0)]
     if not seconds:
         return LeadTime(default, learned=False)
-    estimate = timedelta(seconds=percentile(seconds, PERCENTILE) * SAFETY_FACTOR) + MARGIN
-    estimate = timedelta(seconds=math.ceil(estimate.total_seconds()))
-    return LeadTime(min(estimate, MAXIMUM), learned=True)
+    return LeadTime(lead_time_for(percentile(seconds, PERCENTILE)), learned=True)
 
 
 def pod_time_to_ready(pod: Mapping[str, Any]) -> timedelta | None:
-    """Creation to Ready of one pod (a Kubernetes Pod as a dict), or None if not Ready yet."""
-    created = parse_timestamp(pod.get("metadata", {}).get("creationTimestamp"))
-    for condition in pod.get("status", {}).get("conditions") or []:
-        if condition.get("type") == "Ready" and condition.get("status") == "True":
-            ready = parse_timestamp(condition.get("lastTransitionTime"))
-            if created is not None and ready is not None:
-                return ready - created
-    return None
+    """Creation to Ready of one pod; None if not Ready or restarted (kept for existing callers)."""
+    reading = read_startup(pod)
+    if reading is None or reading.ready_at is None or reading.restarts:
+        return None
+    return reading.ready_at - reading.created
+
+
+def starts_in_order(kind: str, workload: Mapping[str, Any]) -> bool:
+    """True for a StatefulSet with ``podManagementPolicy: OrderedReady`` (its default)."""
+    if kind != "StatefulSet":
+        return False
+    policy = (workload.get("spec") or {}).get("podManagementPolicy") or "OrderedReady"
+    return policy != "Parallel"
+
+
+@dataclass(frozen=True, order=True)
+class Sample:
+    """One pod's creation-to-first-Ready; ordered oldest first."""
+
+    ready_at: datetime
+    pod: str  # short id (podstartup.short_pod_id)
+    seconds: float  # to 0.1 s
+
+
+@dataclass(frozen=True)
+class LeadTimeEstimate:
+    value: timedelta  # the effective lead time of this workload
+    learned: bool  # False: the default, nothing observed
+    samples: int
+    per_pod: timedelta | None  # p90 creation-to-first-Ready
+    pods_to_add: int
+    ordered: bool  # pods start one after another (OrderedReady)
+    newest: datetime | None  # first Ready of the newest sample
+    learned_from: str  # "12 pods, newest Ready at 2026-11-21T22:40:00Z"
+    basis: str  # one line: how ``value`` came about
+
+
+def _samples_newest_first(samples: Iterable[Sample], now: datetime | None) -> tuple[Sample, ...]:
+    by_pod: dict[str, Sample] = {}
+    for sample in samples:
+        if now is not None and sample.ready_at < now - MAX_AGE:
+            continue
+        known = by_pod.get(sample.pod)
+        if known is None or sample.ready_at < known.ready_at:  # the first Ready wins
+            by_pod[sample.pod] = sample
+    return tuple(sorted(by_pod.values(), reverse=True)[:MAX_SAMPLES])
+
+
+def _seconds_text(seconds: float) -> str:
+    return f"{seconds:g}s" if seconds < 60 else format_duration(timedelta(seconds=seconds))
+
+
+@dataclass(frozen=True)
+class StartupMemory:
+    """Per workload, the newest start-up samples (newest first); see the module docstring."""
+
+    samples: Mapping[WorkloadKey, tuple[Sample, ...]] = field(default_factory=dict)
+    judged: frozenset[str] = frozenset()  # live pods (uid) already judged: never again
+
+    def observe(self, pods: Iterable[Mapping[str, Any]], now: datetime) -> StartupMemory:
+        """The memory after seeing ``pods`` (all the pods of the cache) at ``now``."""
+        live: set[str] = set()
+        judged_now: set[str] = set()
+        fresh: dict[WorkloadKey, list[Sample]] = {}
+        known_ids: dict[WorkloadKey, set[str]] = {}
+        for pod in pods:
+            uid = (pod.get("metadata") or {}).get("uid")
+            if isinstance(uid, str) and uid:
+                live.add(uid)
+                if uid in self.judged:
+                    continue  # the fast path for the thousands of pods seen before
+            reading = read_startup(pod)
+            if reading is None or reading.ready_at is None:
+                continue  # no workload's, or not Ready yet: judged once it is
+            judged_now.add(uid if isinstance(uid, str) and uid else reading.pod_id)
+            ids = known_ids.get(reading.workload)
+            if ids is None:
+                ids = {s.pod for s in self.samples.get(reading.workload, ())}
+                known_ids[reading.workload] = ids
+            seconds = reading.seconds_to_ready
+            if (
+                reading.pod_id in ids  # learned before a restart of the operator
+                or reading.restarts > 0
+                or seconds is None
+                or seconds < 0
+                or reading.ready_at < now - MAX_AGE
+            ):
+                continue
+            sample = Sample(reading.ready_at, reading.pod_id, round(seconds, 1))
+            fresh.setdefault(reading.workload, []).append(sample)
+            ids.add(reading.pod_id)
+        samples: dict[WorkloadKey, tuple[Sample, ...]] = {}
+        for workload in set(self.samples) | set(fresh):
+            kept = _samples_newest_first(
+                [*self.samples.get(workload, ()), *fresh.get(workload, ())], now
+            )
+            if kept:
+                samples[workload] = kept
+        return StartupMemory(samples, frozenset((self.judged & live) | judged_now))
+
+    def estimate(
+        self,
+        workload: WorkloadKey,
+        *,
+        default: timedelta,
+        pods_to_add: int = 1,
+        ordered: bool = False,
+    ) -> LeadTimeEstimate:
+        """The lead time of ``workload`` for adding ``pods_to_add`` pods (one by one if ordered)."""
+        pods = max(1, pods_to_add)
+        samples = self.samples.get(workload, ())
+        if not samples:
+            return LeadTimeEstimate(
+                default,
+                learned=False,
+                samples=0,
+                per_pod=None,
+                pods_to_add=pods,
+                ordered=ordered,
+                newest=None,
+                learned_from="no pod start-up observed yet",
+                basis=f"no pod start-up observed yet: the default {format_duration(default)}",
+            )
+        per_pod = percentile([s.seconds for s in samples], PERCENTILE)
+        startup = per_pod * pods if ordered else per_pod
+        value = lead_time_for(startup)
+        newest = samples[0].ready_at
+        learned_from = (
+            f"{len(samples)} pod{'s' if len(samples) > 1 else ''}, "
+            f"newest Ready at {rfc3339(newest)}"
+        )
+        one_by_one = f" x {pods} pods one after another (OrderedReady)" if ordered else ""
+        capped = " (capped)" if value == MAXIMUM else ""
+        basis = (
+            f"p90 start-up {_seconds_text(per_pod)}{one_by_one} over {learned_from}; "
+            f"x{SAFETY_FACTOR:g} + {_seconds_text(MARGIN.total_seconds())} "
+            f"= {format_duration(value)}{capped}"
+        )
+        return LeadTimeEstimate(
+            value,
+            learned=True,
+            samples=len(samples),
+            per_pod=timedelta(seconds=per_pod),
+            pods_to_add=pods,
+            ordered=ordered,
+            newest=newest,
+            learned_from=learned_from,
+            basis=basis,
+        )
+
+    def to_record(self, workload: WorkloadKey, estimate: LeadTimeEstimate) -> dict[str, Any]:
+        """``status.targets[].leadTime``: the estimate, and the samples to rebuild it from."""
+        record: dict[str, Any] = {
+            "seconds": int(estimate.value.total_seconds()),
+            "learned": estimate.learned,
+            "samples": estimate.samples,
+            "learnedFrom": estimate.learned_from,
+            "basis": estimate.basis,
+        }
+        if estimate.per_pod is not None:
+            record["p90Seconds"] = round(estimate.per_pod.total_seconds(), 1)
+        if estimate.ordered:
+            record["ordered"] = True
+            record["podsToAdd"] = estimate.pods_to_add
+        recent = [
+            {"pod": s.pod, "seconds": s.seconds, "readyAt": rfc3339(s.ready_at)}
+            for s in self.samples.get(workload, ())
+        ]
+        if recent:
+            record["recent"] = recent
+        return record
+
+    @classmethod
+    def from_records(
+        cls,
+        records: Iterable[tuple[WorkloadKey, Mapping[str, Any]]],
+        now: datetime | None = None,
+    ) -> StartupMemory:
+        """The memory a restarted operator starts from; malformed entries are skipped."""
+        gathered: dict[WorkloadKey, list[Sample]] = {}
+        for workload, record in records:
+            recent = record.get("recent") if isinstance(record, Mapping) else None
+            for entry in recent if isinstance(recent, list) else []:
+                sample = _sample_from(entry)
+                if sample is not None:
+                    gathered.setdefault(workload, []).append(sample)
+        samples = {w: _samples_newest_first(s, now) for w, s in gathered.items()}
+        return cls({w: s for w, s in samples.items() if s})
+
+
+def _sample_from(entry: Any) -> Sample | None:
+    if not isinstance(entry, Mapping):
+        return None
+    ready_at = parse_timestamp(entry.get("readyAt"))
+    pod, seconds = entry.get("pod"), entry.get("seconds")
+    if ready_at is None or not isinstance(pod, str) or not pod:
+        return None
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        return None
+    if not math.isfinite(seconds) or seconds < 0:
+        return None
+    return Sample(ready_at, pod, round(float(seconds), 1))

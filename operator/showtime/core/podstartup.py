@@ -1,0 +1,124 @@
+"""Reading one pod for lead-time learning: whose it is, when it was created, when Ready.
+
+``read_startup`` turns a Pod (plain JSON) into a ``PodStartup``: the workload that owns it,
+a short stable id, its creation time, the time of its Ready condition if it is Ready, and
+how often its containers restarted. ``slim_pod`` keeps only the fields these readers use,
+so a cache of tens of thousands of pods stays small; both live here so that what is kept
+and what is read cannot drift apart. Which measurements count (first Ready only, no
+restarts) and what is learned from them is decided in ``leadtime``. Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from showtime.core.timestamps import parse_timestamp
+
+WorkloadKey = tuple[str, str, str]  # (namespace, kind, name), as the shell keys workloads
+
+
+@dataclass(frozen=True)
+class PodStartup:
+    pod_id: str  # 8 hex digits derived from the uid: small enough to persist in status
+    workload: WorkloadKey
+    created: datetime
+    ready_at: datetime | None  # lastTransitionTime of Ready=True; None while not Ready
+    restarts: int  # sum of the containers' restartCount
+
+    @property
+    def seconds_to_ready(self) -> float | None:
+        if self.ready_at is None:
+            return None
+        return (self.ready_at - self.created).total_seconds()
+
+
+def short_pod_id(identity: str) -> str:
+    """A short, stable id for a pod (collisions among one workload's few samples: ~never)."""
+    return hashlib.blake2b(identity.encode(), digest_size=4).hexdigest()
+
+
+def pod_workload(pod: Mapping[str, Any]) -> WorkloadKey | None:
+    """The Deployment (through its ReplicaSet) or StatefulSet owning a pod, if any."""
+    meta = pod.get("metadata") or {}
+    namespace = str(meta.get("namespace") or "")
+    for ref in meta.get("ownerReferences") or []:
+        kind, name = ref.get("kind"), str(ref.get("name") or "")
+        if kind == "ReplicaSet" and "-" in name:
+            return (namespace, "Deployment", name.rsplit("-", 1)[0])
+        if kind == "StatefulSet" and name:
+            return (namespace, "StatefulSet", name)
+    return None
+
+
+def read_startup(pod: Mapping[str, Any]) -> PodStartup | None:
+    """What lead-time learning needs from one pod; None for a pod of no workload."""
+    workload = pod_workload(pod)
+    meta = pod.get("metadata") or {}
+    created = parse_timestamp(meta.get("creationTimestamp"))
+    if workload is None or created is None:
+        return None
+    identity = str(meta.get("uid") or f"{workload}/{meta.get('name')}/{created.isoformat()}")
+    status = pod.get("status") or {}
+    ready_at = None
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "Ready" and condition.get("status") == "True":
+            ready_at = parse_timestamp(condition.get("lastTransitionTime"))
+    restarts = 0
+    for container in status.get("containerStatuses") or []:
+        count = container.get("restartCount")
+        restarts += count if isinstance(count, int) and count > 0 else 0
+    return PodStartup(short_pod_id(identity), workload, created, ready_at, restarts)
+
+
+def _interned(value: Any) -> Any:
+    """Strings repeated across thousands of pods (namespace, owner name) stored once."""
+    return sys.intern(value) if isinstance(value, str) else value
+
+
+def slim_pod(pod: Mapping[str, Any]) -> dict[str, Any]:
+    """A Pod cut down to what ``read_startup`` and the cache read; still shaped like a Pod.
+
+    Kept: metadata name, namespace, uid, resourceVersion, creationTimestamp,
+    deletionTimestamp, ownerReferences (kind, name); status.conditions of type Ready
+    (status, lastTransitionTime); status.containerStatuses (restartCount).
+    """
+    meta = pod.get("metadata") or {}
+    slim_meta: dict[str, Any] = {
+        "name": meta.get("name"),
+        "namespace": _interned(meta.get("namespace")),
+        "uid": meta.get("uid"),
+        "resourceVersion": meta.get("resourceVersion"),
+        "creationTimestamp": meta.get("creationTimestamp"),
+    }
+    if meta.get("deletionTimestamp"):
+        slim_meta["deletionTimestamp"] = meta["deletionTimestamp"]
+    owners = [
+        {"kind": _interned(ref.get("kind")), "name": _interned(ref.get("name"))}
+        for ref in meta.get("ownerReferences") or []
+    ]
+    if owners:
+        slim_meta["ownerReferences"] = owners
+    status = pod.get("status") or {}
+    slim_status: dict[str, Any] = {}
+    ready = [
+        {
+            "type": "Ready",
+            "status": _interned(c.get("status")),
+            "lastTransitionTime": c.get("lastTransitionTime"),
+        }
+        for c in status.get("conditions") or []
+        if c.get("type") == "Ready"
+    ]
+    if ready:
+        slim_status["conditions"] = ready
+    containers = [
+        {"restartCount": c.get("restartCount", 0)} for c in status.get("containerStatuses") or []
+    ]
+    if containers:
+        slim_status["containerStatuses"] = containers
+    return {"metadata": slim_meta, "status": slim_status}
