@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from kubernetes import client, config
 
 from showtime.cluster.informer import Informer, wait_synced
+from showtime.core.podstartup import slim_pod
 
 GROUP = "showtime.dev"
 VERSION = "v1alpha1"
@@ -114,8 +115,11 @@ class KubeGateway:
             hpa.list_namespaced_horizontal_pod_autoscaler,
             hpa.list_horizontal_pod_autoscaler_for_all_namespaces,
         )
-        self._pods = self._informer(
-            "pods", core.list_namespaced_pod, core.list_pod_for_all_namespaces
+        # Pods are many and only read for lead-time learning: cache the fields it reads.
+        self._pods = (
+            Informer("pods", core.list_namespaced_pod, namespace, transform=slim_pod)
+            if namespace
+            else Informer("pods", core.list_pod_for_all_namespaces, transform=slim_pod)
         )
         self._all = [self._events, self._deployments, self._statefulsets, self._hpas, self._pods]
         self._started = False
