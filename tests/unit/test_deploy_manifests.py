@@ -68,7 +68,7 @@ ALLOWED = {
     ("apps", "statefulsets/scale"): {"patch"},
     ("autoscaling", "horizontalpodautoscalers"): {"list", "watch", "patch"},
     ("", "pods"): {"list", "watch"},
-    ("", "events"): {"create"},
+    ("", "events"): {"create", "patch"},
     ("apiextensions.k8s.io", "customresourcedefinitions"): {"list", "watch"},
 }
 

@@ -5,6 +5,12 @@
 object; objects stay plain JSON rather than the client's slow model classes. Every call
 runs in a worker thread so the operator's event loop never blocks. Decisions are not made
 here.
+
+Writes are JSON merge patches (RFC 7386, ``mergepatch``): a ``None`` value removes a field
+on the server. A write that depends on what was read carries that object's resourceVersion;
+the server then refuses it with 409 (``Conflict``) if the object changed in between. A
+refused write raises a ``GatewayError``; the object the server answered goes into the cache
+at once (write-through).
 """
 
 from __future__ import annotations
@@ -17,8 +23,21 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from kubernetes import client, config
+from kubernetes.client import ApiException
 
 from showtime.cluster.informer import Informer, wait_synced
+from showtime.cluster.requests import (
+    MERGE_PATCH,
+    AlreadyExists,
+    Conflict,
+    GatewayError,
+    NotFound,
+    event_body,
+    hpa_patch,
+    refusal_from,
+    status_patch,
+    workload_patch,
+)
 from showtime.core.podstartup import slim_pod
 
 GROUP = "showtime.dev"
@@ -26,6 +45,7 @@ VERSION = "v1alpha1"
 PLURAL = "trafficevents"
 KIND = "TrafficEvent"
 WorkloadKey = tuple[str, str, str]  # (namespace, kind, name)
+__all__ = ["AlreadyExists", "Conflict", "Gateway", "GatewayError", "KubeGateway", "NotFound"]
 
 
 @dataclass
@@ -39,7 +59,44 @@ class Snapshot:
 
 
 class Gateway(Protocol):
+    """What the reconciler reads and writes. Writes return the object the server answered."""
+
     async def snapshot(self) -> Snapshot: ...
+
+    async def patch_workload(
+        self,
+        key: WorkloadKey,
+        *,
+        annotations: Mapping[str, str | None] | None = None,
+        replicas: int | None = None,
+        resource_version: str | None = None,
+    ) -> dict[str, Any]: ...
+
+    async def patch_hpa(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        min_replicas: int,
+        resource_version: str | None = None,
+    ) -> dict[str, Any]: ...
+
+    async def patch_status(
+        self,
+        namespace: str,
+        name: str,
+        status: Mapping[str, Any],
+        *,
+        resource_version: str | None = None,
+    ) -> dict[str, Any]: ...
+
+    async def create_event(self, body: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    async def patch_event(
+        self, namespace: str, name: str, patch: Mapping[str, Any]
+    ) -> dict[str, Any]: ...
+
+    # The calls of the reconciler before the gather/decide/apply reshaping (to be removed).
 
     async def patch_annotations(
         self, key: WorkloadKey, annotations: Mapping[str, str | None]
@@ -48,8 +105,6 @@ class Gateway(Protocol):
     async def scale(self, key: WorkloadKey, replicas: int) -> None: ...
 
     async def set_hpa_min_replicas(self, namespace: str, name: str, value: int) -> None: ...
-
-    async def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None: ...
 
     async def post_event(
         self, involved: Mapping[str, Any], type_: str, reason: str, message: str
@@ -167,88 +222,110 @@ class KubeGateway:
 
     # -- writes (each answer goes into the cache at once) ---------------------------------
 
-    async def patch_annotations(
-        self, key: WorkloadKey, annotations: Mapping[str, str | None]
-    ) -> None:
+    async def _send(self, call: Any, *args: Any, patch: bool = True) -> dict[str, Any]:
+        """One request in a worker thread; the decoded answer, or a typed ``GatewayError``."""
+
+        def send() -> dict[str, Any]:
+            options: dict[str, Any] = {"_preload_content": False}
+            if patch:
+                options["_content_type"] = MERGE_PATCH
+            try:
+                response = call(*args, **options)
+            except ApiException as exc:
+                raise refusal_from(exc) from exc
+            answer: dict[str, Any] = json.loads(response.data)
+            return answer
+
+        return await asyncio.to_thread(send)
+
+    async def patch_workload(
+        self,
+        key: WorkloadKey,
+        *,
+        annotations: Mapping[str, str | None] | None = None,
+        replicas: int | None = None,
+        resource_version: str | None = None,
+    ) -> dict[str, Any]:
+        """One merge patch of a Deployment or StatefulSet: annotations and replicas together."""
         namespace, kind, name = key
-        body = {"metadata": {"annotations": dict(annotations)}}
         patch = (
             self._apps.patch_namespaced_deployment
             if kind == "Deployment"
             else self._apps.patch_namespaced_stateful_set
         )
-        response = await asyncio.to_thread(patch, name, namespace, body, _preload_content=False)
-        self._by_kind(kind).upsert(json.loads(response.data))
+        body = workload_patch(annotations, replicas, resource_version)
+        answer = await self._send(patch, name, namespace, body)
+        self._by_kind(kind).upsert(answer)
+        return answer
 
-    async def scale(self, key: WorkloadKey, replicas: int) -> None:
-        namespace, kind, name = key
-        patch = (
-            self._apps.patch_namespaced_deployment_scale
-            if kind == "Deployment"
-            else self._apps.patch_namespaced_stateful_set_scale
-        )
-        response = await asyncio.to_thread(
-            patch, name, namespace, {"spec": {"replicas": replicas}}, _preload_content=False
-        )
-        scale = json.loads(response.data)
-        informer = self._by_kind(kind)
-        cached = informer.get(namespace, name)
-        if cached is not None:
-            version = scale.get("metadata", {}).get("resourceVersion")
-            informer.upsert(
-                {
-                    **cached,
-                    "metadata": {**cached["metadata"], "resourceVersion": version},
-                    "spec": {**cached.get("spec", {}), "replicas": replicas},
-                }
-            )
-
-    async def set_hpa_min_replicas(self, namespace: str, name: str, value: int) -> None:
-        response = await asyncio.to_thread(
+    async def patch_hpa(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        min_replicas: int,
+        resource_version: str | None = None,
+    ) -> dict[str, Any]:
+        answer = await self._send(
             self._hpa.patch_namespaced_horizontal_pod_autoscaler,
             name,
             namespace,
-            {"spec": {"minReplicas": value}},
-            _preload_content=False,
+            hpa_patch(min_replicas, resource_version),
         )
-        self._hpas.upsert(json.loads(response.data))
+        self._hpas.upsert(answer)
+        return answer
 
-    async def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
-        response = await asyncio.to_thread(
+    async def patch_status(
+        self,
+        namespace: str,
+        name: str,
+        status: Mapping[str, Any],
+        *,
+        resource_version: str | None = None,
+    ) -> dict[str, Any]:
+        """Merge-patch the status subresource: a ``None`` value removes that field."""
+        answer = await self._send(
             self._custom.patch_namespaced_custom_object_status,
             GROUP,
             VERSION,
             namespace,
             PLURAL,
             name,
-            {"status": dict(status)},
-            _preload_content=False,
+            status_patch(status, resource_version),
         )
-        self._events.upsert(json.loads(response.data))
+        self._events.upsert(answer)
+        return answer
+
+    async def create_event(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Create a core/v1 Event (namespace from its metadata)."""
+        namespace = str(body["metadata"]["namespace"])
+        return await self._send(
+            self._core.create_namespaced_event, namespace, dict(body), patch=False
+        )
+
+    async def patch_event(
+        self, namespace: str, name: str, patch: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Merge-patch a core/v1 Event, e.g. ``count`` and ``lastTimestamp`` of a repeat."""
+        return await self._send(self._core.patch_namespaced_event, name, namespace, dict(patch))
+
+    # -- the calls of the reconciler before the reshaping (thin wrappers; to be removed) ---
+
+    async def patch_annotations(
+        self, key: WorkloadKey, annotations: Mapping[str, str | None]
+    ) -> None:
+        await self.patch_workload(key, annotations=annotations)
+
+    async def scale(self, key: WorkloadKey, replicas: int) -> None:
+        await self.patch_workload(key, replicas=replicas)
+
+    async def set_hpa_min_replicas(self, namespace: str, name: str, value: int) -> None:
+        await self.patch_hpa(namespace, name, min_replicas=value)
 
     async def post_event(
         self, involved: Mapping[str, Any], type_: str, reason: str, message: str
     ) -> None:
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        body = {
-            "metadata": {
-                "generateName": f"{involved['name']}.",
-                "namespace": involved["namespace"],
-            },
-            "involvedObject": dict(involved),
-            "type": type_,
-            "reason": reason,
-            "message": message[:1024],
-            "source": {"component": "showtime"},
-            "reportingComponent": "showtime.dev/operator",
-            "reportingInstance": "showtime",
-            "firstTimestamp": now,
-            "lastTimestamp": now,
-            "count": 1,
-        }
-        await asyncio.to_thread(
-            self._core.create_namespaced_event, involved["namespace"], body, _preload_content=False
-        )
+        await self.create_event(event_body(involved, type_, reason, message, datetime.now(UTC)))
 
 
 def involved_object(obj: Mapping[str, Any], *, kind: str, api_version: str) -> dict[str, Any]:
