@@ -58,7 +58,8 @@ class RecordingPool:
 def wire() -> tuple[KubeGateway, RecordingPool]:
     api = client.ApiClient(client.Configuration(host="http://127.0.0.1:1"))
     pool = RecordingPool()
-    api.rest_client.pool_manager = pool
+    rest: Any = api.rest_client
+    rest.pool_manager = pool
     return KubeGateway("live", api=api), pool
 
 
