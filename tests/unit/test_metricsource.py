@@ -52,6 +52,7 @@ ANSWERS: dict[str, tuple[int, Any]] = {
     "range[1m]": (200, {"status": "success", "data": {"resultType": "matrix", "result": []}}),
     "sum(rate(x[1m]": error(400, "bad_data", 'invalid parameter "query": 1:16: parse error'),
     "exec": error(422, "execution", "many-to-many matching not allowed"),
+    "toomany": error(422, "execution", "query processing would load too many samples into memory"),
     "busy": (503, "Service Unavailable\n"),
     "evaltimeout": error(503, "timeout", "query timed out in expression evaluation"),
 }
@@ -164,7 +165,8 @@ def test_asks_prometheus_to_stop_at_the_timeout(prom: FakePrometheus) -> None:
         ("multi", FailureReason.AMBIGUOUS, "sum("),
         ("range[1m]", FailureReason.QUERY_INVALID, "range vector"),
         ("sum(rate(x[1m]", FailureReason.QUERY_INVALID, "parse error"),
-        ("exec", FailureReason.QUERY_INVALID, "many-to-many"),
+        ("exec", FailureReason.QUERY_FAILED, "many-to-many"),
+        ("toomany", FailureReason.QUERY_FAILED, "too many samples"),
         ("busy", FailureReason.HTTP_ERROR, "503"),
         ("evaltimeout", FailureReason.TIMEOUT, "timed out"),
         ("   ", FailureReason.QUERY_INVALID, "empty"),

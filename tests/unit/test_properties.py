@@ -98,7 +98,7 @@ def test_held_target_never_below_the_strongest_wish_when_scaling_up(
 ) -> None:
     claims = [Claim(f"e{i}", w, Reason.FLOOR, timedelta(0), percent) for i, w in enumerate(wishes)]
     decision = decide_target(TargetView(current), claims, now=START)
-    value = decision.write if decision.write is not None else current
+    value = decision.replicas if decision.replicas is not None else current
     if max(wishes) >= current:
         assert value == max(wishes)
     else:  # scaling down: by at most percent (at least one replica) per minute

@@ -92,9 +92,13 @@ def test_metrics_server_rejects_bad_ports() -> None:
 def restore_logging() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    kopf_objects = logging.getLogger("kopf.objects")
+    kopf_level = kopf_objects.level
+    kopf_objects.setLevel(logging.NOTSET)  # `showtime run` quietens it; other tests may have run it
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+    kopf_objects.setLevel(kopf_level)
     structlog.reset_defaults()
 
 

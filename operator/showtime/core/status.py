@@ -164,6 +164,11 @@ def build_status(
     # MetricsAvailable
     metric_targets = [t for t in data.targets if t.metric is not None]
     failures = [t for t in metric_targets if t.metric and t.metric.failure_reason]
+    unqueried = [
+        t
+        for t in metric_targets
+        if t.metric and t.metric.value is None and not t.metric.failure_reason
+    ]
     query_invalid = any(t.metric and t.metric.failure_reason == "QueryInvalid" for t in failures)
     if failures:
         first = failures[0].metric
@@ -178,6 +183,13 @@ def build_status(
                 kind = "QueryInvalid" if reason == "QueryInvalid" else "MetricsUnavailable"
                 notices.append(Notice("Warning", kind, text))
         cond(METRICS_AVAILABLE, "False", reason, text)
+    elif unqueried:
+        cond(
+            METRICS_AVAILABLE,
+            "Unknown",
+            "NotQueried",
+            "no query ran yet: metrics are read from pre-warm to the end of cooldown",
+        )
     elif metric_targets:
         cond(METRICS_AVAILABLE, "True", "SamplesReceived", "every metric query returned a sample")
     else:
@@ -207,8 +219,30 @@ def build_status(
     # Ready: the summary.
     desired_total = sum(t.desired for t in data.targets)
     ready_total = sum(min(t.ready, t.desired) for t in data.targets)
-    if query_invalid:
-        cond(READY, "False", "QueryInvalid", "a metric query is invalid; no action is taken")
+    handing_back = [t for t in data.targets if t.reason is Reason.HAND_BACK]
+    if data.invalid_message:
+        text = (
+            f"generation {gen} is invalid ({data.invalid_message}); the last valid spec "
+            "keeps holding the targets until it is fixed"
+        )
+        if _went_false(previous, READY, "InvalidSpec"):
+            notices.append(Notice("Warning", "InvalidSpec", text))
+        cond(READY, "False", "InvalidSpec", text)
+    elif query_invalid:
+        cond(
+            READY,
+            "False",
+            "QueryInvalid",
+            "a metric query does not parse: reactive scaling is off for its target; "
+            "the schedule's floor still applies",
+        )
+    elif handing_back:
+        cond(
+            READY,
+            "False",
+            "HandBackInProgress",
+            "handing back: " + ", ".join(f"{t.kind}/{t.name} to {t.desired}" for t in handing_back),
+        )
     elif missing:
         cond(READY, "False", "TargetMissing", "some targets do not exist")
     elif plan.holding and ready_total < desired_total:

@@ -1,38 +1,26 @@
 """One target, several events: combine their wishes, limit scale-down, hand back.
 
-Pure decisions about a single Deployment or StatefulSet: the highest desired count of the
-events holding it wins, never below what the workload had before Showtime took it;
-scale-down honours the stabilization window and the per-minute share; when no event holds
-it any more it goes back to its original count (or its HPA's original minReplicas). What
-hand-back needs lives in ``HandBackState``, which the shell stores in annotations on the
-target itself, so a restarted operator carries on where the last one stopped.
+Pure decisions about a single Deployment or StatefulSet at one instant: the highest desired
+count of the events holding it wins, never below what the workload had before Showtime took
+it nor below a count someone else raised while it is held; scale-down keeps the highest
+desired count of the stabilization window and lowers by at most the per-minute share; when
+no event holds it any more it goes back to its pre-event state (its replicas, and its HPA's
+``minReplicas`` exactly as it was). What this needs between ticks lives in
+``handback.HandBackState``, stored on the target by the shell. Several targets, statuses
+and writes are ``decide``'s business; annotations' format is ``handback``'s.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
-from typing import Any
 
+from showtime.core.handback import HandBackState, LastWrite, Mode, OriginalHpa
 from showtime.core.planner import Reason
 
-ANNOTATION_PREFIX = "showtime.dev/"
-ORIGINAL_REPLICAS = ANNOTATION_PREFIX + "original-replicas"
-ORIGINAL_HPA_MIN = ANNOTATION_PREFIX + "original-hpa-min-replicas"
-HELD_BY = ANNOTATION_PREFIX + "held-by"
-SCALE_STATE = ANNOTATION_PREFIX + "scale-state"
-ALL_ANNOTATIONS = (ORIGINAL_REPLICAS, ORIGINAL_HPA_MIN, HELD_BY, SCALE_STATE)
 SCALE_DOWN_PERIOD = timedelta(minutes=1)
-MAX_HISTORY = 32
-
-
-class Mode(StrEnum):
-    REPLICAS = "Replicas"
-    HPA = "HPA"
 
 
 @dataclass(frozen=True)
@@ -49,8 +37,12 @@ class Claim:
 @dataclass(frozen=True)
 class HpaView:
     name: str
-    min_replicas: int
+    min_replicas: int | None  # None: the field is absent (the HPA then uses 1)
     max_replicas: int
+
+    @property
+    def effective_min(self) -> int:
+        return 1 if self.min_replicas is None else self.min_replicas
 
 
 @dataclass(frozen=True)
@@ -63,70 +55,38 @@ class TargetView:
 
 
 @dataclass(frozen=True)
-class HandBackState:
-    """Stored on the target while Showtime holds it or is handing it back."""
+class HpaMinWrite:
+    """Set the HPA's ``minReplicas``; ``None`` removes the field (it was absent before)."""
 
-    mode: Mode
-    original: int  # replicas, or the HPA's minReplicas, before the first pre-warm
-    held_by: tuple[str, ...] = ()
-    history: tuple[tuple[int, int], ...] = ()  # (unix seconds, desired) changes, oldest first
-    last_scale_down: int | None = None  # unix seconds of the last lowering write
-    window_seconds: int = 300
-    percent_per_minute: int = 20
+    value: int | None
 
-    def to_annotations(self) -> dict[str, str]:
-        key = ORIGINAL_HPA_MIN if self.mode is Mode.HPA else ORIGINAL_REPLICAS
-        state = {
-            "history": [list(entry) for entry in self.history],
-            "lastScaleDown": self.last_scale_down,
-            "windowSeconds": self.window_seconds,
-            "percentPerMinute": self.percent_per_minute,
-        }
-        return {
-            key: str(self.original),
-            HELD_BY: ",".join(self.held_by),
-            SCALE_STATE: json.dumps(state, separators=(",", ":"), sort_keys=True),
-        }
 
-    @classmethod
-    def from_annotations(cls, annotations: dict[str, str]) -> HandBackState | None:
-        """Read the state back; None when absent, or unreadable (then the caller starts over)."""
-        try:
-            if ORIGINAL_HPA_MIN in annotations:
-                mode, original = Mode.HPA, int(annotations[ORIGINAL_HPA_MIN])
-            elif ORIGINAL_REPLICAS in annotations:
-                mode, original = Mode.REPLICAS, int(annotations[ORIGINAL_REPLICAS])
-            else:
-                return None
-            state: dict[str, Any] = json.loads(annotations.get(SCALE_STATE) or "{}")
-            held = tuple(h for h in annotations.get(HELD_BY, "").split(",") if h)
-            history = tuple((int(t), int(v)) for t, v in state.get("history", []))
-            last = state.get("lastScaleDown")
-            return cls(
-                mode=mode,
-                original=original,
-                held_by=held,
-                history=history,
-                last_scale_down=int(last) if last is not None else None,
-                window_seconds=int(state.get("windowSeconds", 300)),
-                percent_per_minute=int(state.get("percentPerMinute", 20)),
-            )
-        except (ValueError, TypeError, json.JSONDecodeError):
-            return None
+@dataclass(frozen=True)
+class TargetNotice:
+    type: str  # Normal | Warning
+    reason: str
+    message: str
 
 
 @dataclass(frozen=True)
 class TargetDecision:
     mode: Mode
-    desired: int  # what the events want (before scale-down limits)
-    write: int | None  # the value to write (replicas or HPA minReplicas); None: leave as is
+    desired: int  # what the events want, before scale-down limits
+    heading_to: int  # the count the target is moving to (shown in status)
+    replicas: int | None  # write to the workload's spec.replicas; None: leave it
+    hpa_min: HpaMinWrite | None  # write to the HPA's minReplicas; None: leave it
     reason: Reason
-    state: HandBackState | None  # annotations to store; None: remove them
+    state: HandBackState | None  # what to store on the target; None: remove it
     capped_by_hpa: bool = False
+    notices: tuple[TargetNotice, ...] = ()
 
     @property
     def held(self) -> bool:
         return self.state is not None and bool(self.state.held_by)
+
+    @property
+    def writes(self) -> bool:
+        return self.replicas is not None or self.hpa_min is not None
 
 
 def _unix(now: datetime) -> int:
@@ -136,28 +96,35 @@ def _unix(now: datetime) -> int:
 def record_desired(
     history: Sequence[tuple[int, int]], now: int, desired: int, window_seconds: int
 ) -> tuple[tuple[int, int], ...]:
-    """Append a change of the desired count and forget what the window no longer needs."""
-    entries = list(history)
-    if not entries or entries[-1][1] != desired:
-        entries.append((now, desired))
-    start = now - window_seconds
-    # Keep the last entry at or before the window start: it was in force when it opened.
+    """Add this instant's desired count to the stabilization history, exactly and compactly.
+
+    Entries are (since, value), each in force until the next. An earlier entry lower than
+    ``desired`` can be raised to it: every window that will include any moment of that
+    entry also includes now. So the stored values strictly fall over time, and the highest
+    count of any future window is the value of its first entry. Entries whose successor
+    began before the window opened are pruned by age; no entry is dropped by count.
+    """
+    entries: list[tuple[int, int]] = []
+    for at, value in [*history, (now, desired)]:
+        value = max(value, desired)
+        if entries and entries[-1][1] == value:
+            continue
+        entries.append((at, value))
+    return _prune(entries, now - window_seconds)
+
+
+def _prune(entries: Sequence[tuple[int, int]], start: int) -> tuple[tuple[int, int], ...]:
     first = 0
-    for index, (at, _value) in enumerate(entries):
-        if at <= start:
+    for index in range(1, len(entries)):
+        if entries[index][0] <= start:
             first = index
-    return tuple(entries[first:][-MAX_HISTORY:])
+    return tuple(entries[first:])
 
 
 def highest_in_window(history: Sequence[tuple[int, int]], now: int, window_seconds: int) -> int:
     """The highest desired count in force at any time in ``[now - window, now]``."""
-    start = now - window_seconds
-    in_force = [
-        v
-        for i, (at, v) in enumerate(history)
-        if at >= start or i + 1 == len(history) or history[i + 1][0] > start
-    ]
-    return max(in_force, default=0)
+    in_window = _prune(history, now - window_seconds)
+    return max((value for _at, value in in_window), default=0)
 
 
 def limit_scale_down(
@@ -173,35 +140,51 @@ def limit_scale_down(
 
 
 def decide_target(view: TargetView, claims: Sequence[Claim], *, now: datetime) -> TargetDecision:
-    """The write (if any) and the stored state for one target at ``now``."""
+    """The writes (if any) and the stored state for one target at ``now``."""
     mode = Mode.HPA if view.hpa is not None else Mode.REPLICAS
-    current = view.hpa.min_replicas if view.hpa is not None else view.replicas
-    state = view.handback
-    if state is not None and state.mode is not mode:
-        # An HPA appeared or went away while held: restart the bookkeeping in the new mode.
-        state = None
-    clock = _unix(now)
     if claims:
-        return _hold(view, claims, mode, current, state, clock)
+        return _hold(view, claims, mode, _unix(now))
+    state = view.handback
+    current = view.hpa.effective_min if view.hpa is not None else view.replicas
     if state is None:
-        return TargetDecision(mode, current, None, Reason.NONE, None)
-    return _hand_back(view, mode, current, state, clock)
+        return TargetDecision(mode, current, current, None, None, Reason.NONE, None)
+    return _hand_back(view, mode, state, _unix(now))
 
 
-def _hold(
-    view: TargetView,
-    claims: Sequence[Claim],
-    mode: Mode,
-    current: int,
-    state: HandBackState | None,
-    clock: int,
-) -> TargetDecision:
+def _hold(view: TargetView, claims: Sequence[Claim], mode: Mode, clock: int) -> TargetDecision:
     top = max(claims, key=lambda c: c.desired)
     window = max(int(c.stabilization_window.total_seconds()) for c in claims)
     percent = min(c.max_percent_per_minute for c in claims)
-    if state is None:
-        state = HandBackState(mode=mode, original=current)
-    desired = max(top.desired, state.original)
+    hpa = view.hpa
+    notices: list[TargetNotice] = []
+    state = view.handback or HandBackState(original_replicas=view.replicas)
+    if hpa is not None and (state.original_hpa is None or state.original_hpa.name != hpa.name):
+        # First time Showtime raises this HPA (also one that appeared mid-event).
+        state = replace(state, original_hpa=OriginalHpa(hpa.name, hpa.min_replicas))
+    current = hpa.effective_min if hpa is not None else view.replicas
+    original = _original_in_mode(state, mode)
+
+    manual = state.manual_floor
+    written = state.last_write
+    if written is not None and written.mode is mode and current != written.value:
+        if current > written.value:
+            manual = max(current, manual or 0)
+            notices.append(
+                TargetNotice(
+                    "Normal",
+                    "ScaledByOthers",
+                    f"raised to {current} by someone else while held; kept until hand-back",
+                )
+            )
+        elif current < max(top.desired, original or 0, manual or 0):
+            notices.append(
+                TargetNotice(
+                    "Warning",
+                    "ScaledBelowFloor",
+                    f"lowered to {current} by someone else while held; restoring",
+                )
+            )
+    desired = max(top.desired, original or 0, manual or 0)
     reason = top.reason
     history = record_desired(state.history, clock, desired, window)
     wanted = max(desired, highest_in_window(history, clock, window))
@@ -213,42 +196,83 @@ def _hold(
         now=clock,
     )
     capped = False
-    if view.hpa is not None and value > view.hpa.max_replicas:
-        value, capped, reason = view.hpa.max_replicas, True, Reason.CAP
-    last_down = clock if value < current else state.last_scale_down
+    if hpa is not None and value > hpa.max_replicas:
+        value, capped, reason = max(hpa.max_replicas, current), True, Reason.CAP
     new_state = replace(
         state,
         held_by=tuple(sorted({c.event for c in claims})),
         history=history,
-        last_scale_down=last_down,
+        last_scale_down=clock if value < current else state.last_scale_down,
+        last_write=LastWrite(mode, value),
+        manual_floor=manual,
         window_seconds=window,
         percent_per_minute=percent,
     )
+    replicas_write, hpa_write = None, None
+    if hpa is None:
+        replicas_write = value if value != view.replicas else None
+    else:
+        if value != current or hpa.min_replicas is None:
+            hpa_write = HpaMinWrite(value) if value != hpa.min_replicas else None
+        if view.replicas == 0:
+            # The HPA controller ignores a target at 0 replicas: wake it up ourselves.
+            replicas_write = value
     return TargetDecision(
-        mode, desired, value if value != current else None, reason, new_state, capped
+        mode,
+        desired,
+        value,
+        replicas_write,
+        hpa_write,
+        reason,
+        new_state,
+        capped,
+        tuple(notices),
     )
 
 
-def _hand_back(
-    view: TargetView, mode: Mode, current: int, state: HandBackState, clock: int
-) -> TargetDecision:
+def _original_in_mode(state: HandBackState, mode: Mode) -> int | None:
     if mode is Mode.HPA:
-        # The HPA paces the actual scale-down by its own behaviour.
-        write = state.original if state.original != current else None
-        return TargetDecision(mode, state.original, write, Reason.HAND_BACK, None)
+        hpa = state.original_hpa
+        return None if hpa is None else (1 if hpa.min_replicas is None else hpa.min_replicas)
+    return state.original_replicas
+
+
+def _hand_back(view: TargetView, mode: Mode, state: HandBackState, clock: int) -> TargetDecision:
+    hpa = view.hpa
+    if hpa is not None:
+        # The HPA paces the actual scale-down by its own behaviour: restore its minimum at once.
+        write = None
+        recorded = state.original_hpa
+        if recorded is not None and recorded.name == hpa.name:
+            if recorded.min_replicas != hpa.min_replicas:
+                write = HpaMinWrite(recorded.min_replicas)
+            back = 1 if recorded.min_replicas is None else recorded.min_replicas
+        else:
+            back = hpa.effective_min  # Showtime never raised this HPA
+        replicas = 0 if state.original_replicas == 0 and view.replicas != 0 else None
+        return TargetDecision(mode, back, back, replicas, write, Reason.HAND_BACK, None)
+    current = view.replicas
+    original = state.original_replicas
+    written = state.last_write
+    others_moved = written is not None and written.mode is mode and written.value != current
+    if original is None or others_moved:
+        # Nothing to go back to, or someone else has taken over the count: leave it to them.
+        return TargetDecision(mode, current, current, None, None, Reason.HAND_BACK, None)
     value = limit_scale_down(
         current,
-        state.original,
+        original,
         percent_per_minute=state.percent_per_minute,
         last_scale_down=state.last_scale_down,
         now=clock,
     )
-    if value == state.original:
-        return TargetDecision(
-            mode, state.original, value if value != current else None, Reason.HAND_BACK, None
-        )
-    last_down = clock if value < current else state.last_scale_down
-    new_state = replace(state, held_by=(), last_scale_down=last_down)
-    return TargetDecision(
-        mode, state.original, value if value != current else None, Reason.HAND_BACK, new_state
+    step = value if value != current else None
+    if value == original:
+        return TargetDecision(mode, original, value, step, None, Reason.HAND_BACK, None)
+    new_state = replace(
+        state,
+        held_by=(),
+        last_scale_down=clock if value < current else state.last_scale_down,
+        last_write=LastWrite(mode, value),
+        manual_floor=None,
     )
+    return TargetDecision(mode, original, value, step, None, Reason.HAND_BACK, new_state)

@@ -20,9 +20,7 @@ import math
 import time
 from collections.abc import Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any, Final, Protocol
 from urllib.parse import urlsplit
 
@@ -33,6 +31,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from showtime import telemetry
+from showtime.core.samples import FailureReason, MetricFailure, MetricResult, Sample
 
 __all__ = [
     "FailureReason",
@@ -46,37 +45,6 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 _MAX_MESSAGE: Final = 300
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One number read from the metric source."""
-
-    value: float
-    timestamp: datetime  # tz-aware UTC, the sample's own timestamp from Prometheus
-
-
-class FailureReason(StrEnum):
-    """Why a query gave no usable number; values double as condition/event reasons."""
-
-    UNREACHABLE = "PrometheusUnreachable"  # connection refused / DNS / reset
-    TIMEOUT = "QueryTimeout"
-    HTTP_ERROR = "PrometheusError"  # non-2xx other than bad query
-    QUERY_INVALID = "QueryInvalid"  # PromQL parse/execution error (HTTP 400/422, bad_data)
-    EMPTY = "EmptyResult"
-    NOT_A_NUMBER = "NaNResult"  # NaN or +-Inf
-    AMBIGUOUS = "AmbiguousResult"  # more than one series: message tells to wrap in sum()
-
-
-@dataclass(frozen=True)
-class MetricFailure:
-    """A query that gave no usable number, and why."""
-
-    reason: FailureReason
-    message: str  # human readable, one line
-
-
-MetricResult = Sample | MetricFailure
 
 
 class MetricSource(Protocol):
@@ -246,7 +214,13 @@ def classify_response(status: int, body: str) -> MetricResult:
     if payload.get("status") != "success":
         error_type = str(payload.get("errorType", ""))
         error = str(payload.get("error", "")) or body
-        if status in (400, 422) or error_type in ("bad_data", "execution"):
+        if error_type == "timeout" or status == 503:
+            return MetricFailure(FailureReason.TIMEOUT, _one_line(f"Prometheus: {error}"))
+        if error_type == "execution" or status == 422:
+            # The query parses but failed this time (many-to-many matching, too many
+            # samples...): missing data, not a bad spec. The next tick asks again.
+            return MetricFailure(FailureReason.QUERY_FAILED, _one_line(f"{error_type}: {error}"))
+        if status == 400 or error_type == "bad_data":
             return MetricFailure(FailureReason.QUERY_INVALID, _one_line(f"{error_type}: {error}"))
         if error_type == "timeout":
             return MetricFailure(FailureReason.TIMEOUT, _one_line(f"Prometheus: {error}"))

@@ -1,0 +1,357 @@
+"""The whole tick as one pure function: ``decide(observed, metric results) -> Decisions``.
+
+Given what the cluster says (``Observed``: TrafficEvents, workloads with Showtime's
+annotations, HPAs, learned lead times, the clock) and this tick's metric results, decide
+every write, status patch and Event. Three passes:
+
+1. each TrafficEvent: its effective spec (the current one, or while it holds its targets
+   the last valid one when an edit is invalid), its plan and its wish for every target;
+2. each target: the wishes of the events holding it, combined by ``targets.decide_target``
+   into ordered writes (record the pre-event state before changing a count; forget it only
+   after the count is back);
+3. each TrafficEvent again: its status as a merge patch (fields that no longer apply are
+   sent as null) and the Events announcing what changed.
+
+Every object is decided inside its own guard: whatever one TrafficEvent or workload runs
+into (an overflow, a date in year 9999, a bug) makes that one ``Invalid`` or leaves that
+target alone, and changes nothing for the others. No I/O, no clock reading.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from showtime.core.decide_status import event_status, metric_report, stage_targets
+from showtime.core.handback import ALL_ANNOTATIONS, read_annotations
+from showtime.core.observed import (
+    Decisions,
+    EventKey,
+    HpaWrite,
+    Involved,
+    Notice,
+    Observed,
+    ObservedEvent,
+    ObservedWorkload,
+    StatusWrite,
+    TargetAction,
+    WorkloadKey,
+    WorkloadWrite,
+    Write,
+)
+from showtime.core.planner import (
+    HOLDING_STAGES,
+    EventPlan,
+    Reason,
+    Stage,
+    TargetWish,
+    effective_lead_time,
+    plan_event,
+    wish_for,
+)
+from showtime.core.samples import MetricFailure, MetricResult, Sample
+from showtime.core.spec import TrafficEventSpec
+from showtime.core.targets import Claim, TargetDecision, TargetView, decide_target
+from showtime.core.timestamps import parse_timestamp
+
+QUERYING_STAGES = HOLDING_STAGES | {Stage.SCHEDULED}
+EVENT_API_VERSION = "showtime.dev/v1alpha1"
+
+
+@dataclass
+class EventDecision:
+    """What one TrafficEvent wants this tick (pass 1)."""
+
+    event: ObservedEvent
+    spec: TrafficEventSpec | None = None
+    plan: EventPlan | None = None
+    error: str | None = None  # the event is Invalid (or holds on its last valid spec)
+    wishes: dict[tuple[str, str], TargetWish] = field(default_factory=dict)
+    frozen: dict[tuple[str, str], int] = field(default_factory=dict)  # held, plan failed
+
+    @property
+    def involved(self) -> Involved:
+        e = self.event
+        return Involved(e.namespace, "TrafficEvent", e.name, e.uid, EVENT_API_VERSION)
+
+
+def queries_for(observed: Observed) -> set[str]:
+    """The distinct metric queries this tick needs (evaluated once each by the shell)."""
+    queries: set[str] = set()
+    for event in observed.events:
+        decision = _plan(event, observed)
+        if decision.spec is None or decision.plan is None or event.releasing:
+            continue
+        if decision.plan.stage in QUERYING_STAGES:
+            queries.update(t.metric.query for t in decision.spec.targets if t.metric)
+    return queries
+
+
+def decide(observed: Observed, results: Mapping[str, MetricResult]) -> Decisions:
+    """Every write, status patch and Event of this tick, from what was observed."""
+    failures: list[str] = []
+    events = [_wishes(_plan(event, observed), observed, results) for event in observed.events]
+    claims = _claims(events)
+    holders = {key: tuple(sorted(c.event for c in found)) for key, found in claims.items()}
+    targets: dict[WorkloadKey, TargetDecision] = {}
+    actions: list[TargetAction] = []
+    notices: list[Notice] = []
+    by_name = {(d.event.namespace, d.event.name): d for d in events}
+    for key in _keys_to_decide(observed, claims):
+        workload = observed.workloads[key]
+        try:
+            decision, action, said = _decide_target(workload, claims.get(key, []), observed)
+        except Exception as exc:  # one target's trouble leaves that target alone
+            failures.append(f"{'/'.join(key)}: {type(exc).__name__}: {exc}")
+            continue
+        targets[key] = decision
+        if action is not None:
+            actions.append(action)
+        notices.extend(_addressed(said, workload, holders.get(key, ()), by_name))
+    statuses: list[StatusWrite] = []
+    for event_decision in events:
+        if event_decision.event.releasing:
+            continue
+        try:
+            write, said_status = _status(event_decision, observed, targets, results)
+        except Exception as exc:
+            failures.append(f"{'/'.join(event_decision.event.key)}: status: {exc}")
+            continue
+        if write is not None:
+            statuses.append(write)
+        notices.extend(
+            Notice(event_decision.involved, n.type, n.reason, n.message) for n in said_status
+        )
+    return Decisions(tuple(actions), tuple(statuses), tuple(notices), tuple(failures))
+
+
+# -- pass 1: each TrafficEvent -----------------------------------------------------------
+
+
+def _plan(event: ObservedEvent, observed: Observed) -> EventDecision:
+    decision = EventDecision(event)
+    spec, error = event.spec, event.spec_error
+    if spec is None and event.held_spec is not None and _was_holding(event):
+        spec = event.held_spec  # an invalid edit mid-event: the last valid spec holds on
+    decision.spec, decision.error = spec, error
+    if spec is None:
+        return decision
+    try:
+        learned = {
+            t.key: observed.lead_times.get((event.namespace, t.kind, t.name)) for t in spec.targets
+        }
+        lead = effective_lead_time(spec, learned, observed.default_lead_time)
+        started = None
+        start_at = parse_timestamp(event.status.get("nextStart"))
+        prewarm_at = parse_timestamp(event.status.get("prewarmAt"))
+        if start_at is not None and prewarm_at is not None:
+            started = (start_at, prewarm_at)
+        decision.plan = plan_event(spec, now=observed.now, lead_time=lead, prewarm_started=started)
+    except Exception as exc:  # an overflow or a date out of range: this event only
+        decision.plan = None
+        decision.error = f"cannot be planned: {type(exc).__name__}: {exc}"
+        if _was_holding(event):
+            decision.frozen = _last_desired(event)
+    return decision
+
+
+def _was_holding(event: ObservedEvent) -> bool:
+    return event.status.get("phase") in {s.value for s in HOLDING_STAGES}
+
+
+def _last_desired(event: ObservedEvent) -> dict[tuple[str, str], int]:
+    found: dict[tuple[str, str], int] = {}
+    for entry in event.status.get("targets") or []:
+        value = entry.get("desiredReplicas")
+        if isinstance(value, int) and value > 0:
+            found[(str(entry.get("kind")), str(entry.get("name")))] = value
+    return found
+
+
+def _wishes(
+    decision: EventDecision, observed: Observed, results: Mapping[str, MetricResult]
+) -> EventDecision:
+    spec, plan, event = decision.spec, decision.plan, decision.event
+    if spec is None or plan is None or event.releasing or not plan.holding:
+        return decision
+    previous = _last_desired(event)
+    for target in spec.targets:
+        floor_now = plan.floors.get(target.key)
+        if floor_now is None:
+            continue
+        try:
+            result = results.get(target.metric.query) if target.metric else None
+            decision.wishes[target.key] = wish_for(
+                target,
+                floor_now,
+                sample_value=result.value if isinstance(result, Sample) else None,
+                metric_failed=isinstance(result, MetricFailure),
+                last_desired=previous.get(target.key),
+            )
+        except Exception:  # keep what it had: never lower on trouble
+            if target.key in previous:
+                decision.frozen[target.key] = previous[target.key]
+    return decision
+
+
+def _claims(events: Iterable[EventDecision]) -> dict[WorkloadKey, list[Claim]]:
+    claims: dict[WorkloadKey, list[Claim]] = {}
+    for decision in events:
+        event, spec = decision.event, decision.spec
+        if event.releasing:
+            continue
+        window = spec.scale_down.stabilization_window if spec else None
+        percent = spec.scale_down.max_percent_per_minute if spec else 20
+        for (kind, name), wish in decision.wishes.items():
+            claims.setdefault((event.namespace, kind, name), []).append(
+                Claim(event.name, wish.desired, wish.reason, window or _zero(), percent)
+            )
+        for (kind, name), value in decision.frozen.items():
+            claims.setdefault((event.namespace, kind, name), []).append(
+                Claim(event.name, value, Reason.FLOOR, window or _zero(), percent)
+            )
+    return claims
+
+
+def _zero() -> Any:
+    from datetime import timedelta
+
+    return timedelta(0)
+
+
+# -- pass 2: each target -----------------------------------------------------------------
+
+
+def _keys_to_decide(observed: Observed, claims: Mapping[WorkloadKey, Any]) -> list[WorkloadKey]:
+    keys = {key for key in claims if key in observed.workloads}
+    keys.update(key for key, w in observed.workloads.items() if w.annotations)
+    return sorted(keys)
+
+
+@dataclass(frozen=True)
+class _Said:
+    type: str
+    reason: str
+    message: str
+
+
+def _decide_target(
+    workload: ObservedWorkload, claims: list[Claim], observed: Observed
+) -> tuple[TargetDecision, TargetAction | None, list[_Said]]:
+    said: list[_Said] = []
+    read = read_annotations(dict(workload.annotations))
+    what = f"{workload.kind}/{workload.name}"
+    for problem in read.problems:
+        said.append(
+            _Said("Warning", "AnnotationUnreadable", f"{what}: {problem} is unreadable; dropped")
+        )
+    view = TargetView(workload.replicas, workload.hpa, read.state)
+    decision = decide_target(view, claims, now=observed.now)
+    said.extend(_Said(n.type, n.reason, f"{what}: {n.message}") for n in decision.notices)
+    wanted: dict[str, str | None]
+    if decision.state is not None:
+        wanted = dict(decision.state.to_annotations())
+    else:
+        wanted = dict.fromkeys(ALL_ANNOTATIONS)
+    diff = {
+        k: v
+        for k, v in wanted.items()
+        if workload.annotations.get(k) != v and not (v is None and k not in workload.annotations)
+    }
+    hpa = workload.hpa
+    before = hpa.effective_min if hpa is not None else workload.replicas
+    workload_write = None
+    if diff or decision.replicas is not None:
+        workload_write = WorkloadWrite(
+            workload.key, workload.resource_version, diff or None, decision.replicas
+        )
+    hpa_write = None
+    if decision.hpa_min is not None and hpa is not None:
+        hpa_write = HpaWrite(
+            workload.namespace, hpa.name, workload.hpa_resource_version, decision.hpa_min.value
+        )
+    writes: list[Write] = []
+    if decision.state is not None:  # record first, then change the count
+        writes += [w for w in (workload_write, hpa_write) if w is not None]
+    else:  # restore the count first, then forget
+        writes += [w for w in (hpa_write, workload_write) if w is not None]
+    if decision.capped_by_hpa and hpa is not None and hpa_write is not None:
+        said.append(
+            _Said(
+                "Warning",
+                "HPACapped",
+                f"{what}: desired {decision.desired} is above HPA {hpa.name}'s maxReplicas "
+                f"{hpa.max_replicas}; capped",
+            )
+        )
+    if decision.reason is Reason.HAND_BACK and decision.writes:
+        said.append(
+            _Said(
+                "Normal",
+                "HandBack",
+                f"{what}: {before} → {decision.heading_to}, handing back to {decision.desired}",
+            )
+        )
+    elif decision.reason is Reason.METRIC and decision.writes:
+        said.append(_Said("Normal", "ScaledByMetric", f"{what}: {before} → {decision.heading_to}"))
+    if not writes:
+        return decision, None, said
+    action = TargetAction(
+        workload.key,
+        tuple(writes),
+        before,
+        decision.heading_to,
+        decision.reason.value,
+        tuple(sorted({c.event for c in claims})),
+    )
+    return decision, action, said
+
+
+def _addressed(
+    said: list[_Said],
+    workload: ObservedWorkload,
+    holders: tuple[str, ...],
+    events: Mapping[EventKey, EventDecision],
+) -> list[Notice]:
+    """A target's notices go to the events holding it, else to the workload itself."""
+    to = [
+        events[(workload.namespace, h)].involved
+        for h in holders
+        if (workload.namespace, h) in events
+    ]
+    if not to:
+        to = [Involved(workload.namespace, workload.kind, workload.name, workload.uid, "apps/v1")]
+    return [Notice(i, s.type, s.reason, s.message) for s in said for i in to]
+
+
+# -- pass 3: each TrafficEvent's status ----------------------------------------------------
+
+
+def _status(
+    decision: EventDecision,
+    observed: Observed,
+    targets: Mapping[WorkloadKey, TargetDecision],
+    results: Mapping[str, MetricResult],
+) -> tuple[StatusWrite | None, list[Any]]:
+    event = decision.event
+    reports = stage_targets(decision, observed, targets, results) if decision.spec else ()
+    held_raw = None
+    if decision.plan is not None and decision.plan.holding:
+        held_raw = event.raw_spec if event.spec is not None else event.status.get("heldSpec")
+    new, said = event_status(
+        event.status,
+        generation=event.generation,
+        plan=decision.plan,
+        error=decision.error,
+        reports=reports,
+        held_spec=held_raw,
+        now=observed.now,
+    )
+    patch = {k: v for k, v in new.items() if event.status.get(k) != v}
+    patch.update({k: None for k in event.status if k not in new})
+    write = StatusWrite(event.namespace, event.name, patch) if patch else None
+    return write, said
+
+
+__all__ = ["EventDecision", "decide", "metric_report", "queries_for"]

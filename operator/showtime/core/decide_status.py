@@ -1,0 +1,110 @@
+"""From one tick's decisions to a TrafficEvent's status: per-target reports and the status.
+
+``stage_targets`` turns what ``decide`` found for one event (its wishes, the decisions for
+its targets, the metric results) into ``status.TargetReport`` rows; ``event_status``
+builds the status with ``status.build_status`` and keeps the metric sample steady between
+refreshes. The rules for conditions and Events live in ``status``; this module only
+gathers their inputs. Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from showtime.core.handback import Mode
+from showtime.core.observed import Observed, WorkloadKey
+from showtime.core.planner import EventPlan, Reason
+from showtime.core.samples import MetricFailure, MetricResult, Sample
+from showtime.core.status import (
+    MetricReport,
+    Notice,
+    StatusInput,
+    TargetReport,
+    build_status,
+    settle_status,
+)
+from showtime.core.targets import TargetDecision
+
+if TYPE_CHECKING:
+    from showtime.core.decide import EventDecision
+
+
+def metric_report(query: str, result: MetricResult | None) -> MetricReport:
+    if isinstance(result, Sample):
+        return MetricReport(query, value=result.value, timestamp=result.timestamp)
+    if isinstance(result, MetricFailure):
+        return MetricReport(
+            query, failure_reason=result.reason.value, failure_message=result.message
+        )
+    return MetricReport(query)
+
+
+def stage_targets(
+    decision: EventDecision,
+    observed: Observed,
+    targets: Mapping[WorkloadKey, TargetDecision],
+    results: Mapping[str, MetricResult],
+) -> tuple[TargetReport, ...]:
+    """One report per target of the event: what it wants of it, and why."""
+    spec, event = decision.spec, decision.event
+    assert spec is not None
+    reports = []
+    for target in spec.targets:
+        key = (event.namespace, target.kind, target.name)
+        workload = observed.workloads.get(key)
+        found = targets.get(key)
+        wish = decision.wishes.get(target.key)
+        desired, reason = 0, Reason.NONE
+        if wish is not None:
+            desired, reason = wish.desired, wish.reason
+            if found is not None and found.capped_by_hpa:
+                desired, reason = found.heading_to, Reason.CAP
+        elif target.key in decision.frozen:
+            desired, reason = decision.frozen[target.key], Reason.FLOOR
+        elif (
+            found is not None
+            and found.reason is Reason.HAND_BACK
+            and not found.held
+            and (found.writes or found.state is not None)
+        ):
+            desired, reason = found.desired, Reason.HAND_BACK  # still stepping down
+        metric = None
+        if target.metric is not None:
+            metric = metric_report(target.metric.query, results.get(target.metric.query))
+        hpa = workload.hpa if workload is not None else None
+        reports.append(
+            TargetReport(
+                kind=target.kind,
+                name=target.name,
+                found=workload is not None,
+                mode=(Mode.HPA if hpa is not None else Mode.REPLICAS).value,
+                desired=desired,
+                ready=workload.ready if workload is not None else 0,
+                reason=reason,
+                floor=spec.floor_of(target),
+                metric=metric,
+            )
+        )
+    return tuple(reports)
+
+
+def event_status(
+    previous: Mapping[str, Any],
+    *,
+    generation: int,
+    plan: EventPlan | None,
+    error: str | None,
+    reports: Sequence[TargetReport],
+    held_spec: Mapping[str, Any] | None,
+    now: datetime,
+) -> tuple[dict[str, Any], list[Notice]]:
+    """The event's whole new status (the caller diffs it into a merge patch) and its Events."""
+    new, notices = build_status(
+        previous, StatusInput(generation, plan, error, tuple(reports)), now=now
+    )
+    new = settle_status(previous, new, now=now)
+    if held_spec is not None:
+        new["heldSpec"] = dict(held_spec)
+    return new, notices

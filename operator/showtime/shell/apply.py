@@ -1,0 +1,111 @@
+"""The apply step of a tick: carry out ``Decisions`` through the ``Gateway``.
+
+Targets are written side by side (bounded concurrency), each target's writes in the order
+``decide`` gave them; a write the server refuses stops that target's remaining writes, and
+a conflict (the object changed since it was read) asks for another tick at once, which
+decides again from what the cluster now says. Status patches follow, then the Events,
+aggregated by ``events.EventRecorder``. Nothing is decided here; one object's failed write
+never stops another's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from showtime import telemetry
+from showtime.cluster.kube import Conflict, Gateway
+from showtime.core.observed import Decisions, HpaWrite, StatusWrite, TargetAction, WorkloadWrite
+from showtime.shell.events import EventRecorder
+
+log = structlog.get_logger("showtime.shell.apply")
+
+
+@dataclass
+class ApplyReport:
+    writes: int = 0
+    status_writes: int = 0
+    errors: int = 0
+    conflicts: int = 0
+
+
+class Applier:
+    def __init__(self, gateway: Gateway, recorder: EventRecorder, write_concurrency: int) -> None:
+        self._gateway = gateway
+        self._recorder = recorder
+        self._slots = asyncio.Semaphore(write_concurrency)
+
+    async def apply(self, decisions: Decisions, report: ApplyReport) -> None:
+        await asyncio.gather(*(self._target(action, report) for action in decisions.targets))
+        await asyncio.gather(*(self._status(write, report) for write in decisions.statuses))
+        report.errors += await self._recorder.post(decisions.notices)
+
+    async def _target(self, action: TargetAction, report: ApplyReport) -> None:
+        namespace, kind, name = action.key
+        log_ = log.bind(namespace=namespace, target=f"{kind}/{name}")
+        for write in action.writes:
+            try:
+                if isinstance(write, WorkloadWrite):
+                    await self._send(
+                        self._gateway.patch_workload(
+                            write.key,
+                            annotations=write.annotations,
+                            replicas=write.replicas,
+                            resource_version=write.resource_version or None,
+                        ),
+                        report,
+                        kind,
+                        "patch",
+                    )
+                else:
+                    await self._send(self._hpa(write), report, "HorizontalPodAutoscaler", "patch")
+            except Conflict:
+                report.conflicts += 1
+                log_.info("changed meanwhile; deciding again", write=type(write).__name__)
+                return
+            except Exception as exc:  # this target only
+                report.errors += 1
+                log_.warning("write failed", error=str(exc))
+                return
+        if action.before != action.after:
+            log_.info(
+                "scaled",
+                before=action.before,
+                after=action.after,
+                reason=action.reason,
+                events=list(action.holders),
+            )
+
+    def _hpa(self, write: HpaWrite) -> Awaitable[Any]:
+        value: Any = write.min_replicas  # None removes the field (merge patch)
+        return self._gateway.patch_hpa(
+            write.namespace,
+            write.name,
+            min_replicas=value,
+            resource_version=write.resource_version or None,
+        )
+
+    async def _status(self, write: StatusWrite, report: ApplyReport) -> None:
+        try:
+            await self._send(
+                self._gateway.patch_status(write.namespace, write.name, write.patch),
+                report,
+                "TrafficEvent",
+                "status",
+            )
+            report.status_writes += 1
+        except Exception as exc:
+            report.errors += 1
+            log.warning(
+                "status not written", namespace=write.namespace, event=write.name, error=str(exc)
+            )
+
+    async def _send(self, call: Awaitable[Any], report: ApplyReport, kind: str, verb: str) -> None:
+        async with self._slots:
+            await call
+        report.writes += 1
+        telemetry.API_WRITES.labels(kind=kind, verb=verb).inc()

@@ -1,0 +1,163 @@
+"""The gather step of a tick: from the cluster's snapshot to the core's ``Observed``.
+
+Parses each TrafficEvent's spec (memoized by uid and generation; anything a spec runs into
+becomes that event's error, never the tick's), reduces workloads and their HPAs to what
+decisions need, and learns start-up times from the pod cache. Only reading and reshaping
+live here: no decision, no write. What it keeps between ticks (parsed specs, what pods
+taught) is a cache that a restart rebuilds from the cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+
+from showtime.cluster.kube import Snapshot
+from showtime.core.handback import ALL_ANNOTATIONS
+from showtime.core.leadtime import learn_lead_time, pod_time_to_ready
+from showtime.core.observed import EventKey, Observed, ObservedEvent, ObservedWorkload, WorkloadKey
+from showtime.core.spec import SpecError, TrafficEventSpec, parse_spec
+from showtime.core.targets import HpaView
+
+log = structlog.get_logger("showtime.shell.gather")
+Parsed = tuple[TrafficEventSpec | None, str | None]
+
+
+def parse_safely(raw: Any) -> Parsed:
+    """A spec, or why it cannot be acted on; never raises."""
+    try:
+        return parse_spec(raw), None
+    except SpecError as exc:
+        return None, str(exc)
+    except Exception as exc:  # a value no check foresaw: this event only
+        return None, f"the spec cannot be read: {type(exc).__name__}: {exc}"
+
+
+def pod_owner(pod: Mapping[str, Any]) -> WorkloadKey | None:
+    """The Deployment or StatefulSet a pod belongs to, from its owner reference."""
+    meta = pod.get("metadata", {})
+    for ref in meta.get("ownerReferences") or []:
+        if ref.get("kind") == "ReplicaSet" and "-" in ref.get("name", ""):
+            return (meta.get("namespace", ""), "Deployment", ref["name"].rsplit("-", 1)[0])
+        if ref.get("kind") == "StatefulSet":
+            return (meta.get("namespace", ""), "StatefulSet", ref.get("name", ""))
+    return None
+
+
+class Gatherer:
+    def __init__(self, default_lead_time: timedelta) -> None:
+        self._default_lead = default_lead_time
+        self._specs: dict[tuple[str, int], Parsed] = {}
+        self._held: dict[str, tuple[Any, Parsed]] = {}
+
+    def observe(self, snap: Snapshot, now: datetime, releasing: set[EventKey]) -> Observed:
+        events = []
+        for obj in snap.events:
+            try:
+                events.append(self._event(obj, releasing))
+            except Exception as exc:  # a malformed object: skip it, keep the others
+                log.warning("TrafficEvent unreadable", error=str(exc))
+        self._forget(events)
+        workloads: dict[WorkloadKey, ObservedWorkload] = {}
+        for key, obj in snap.workloads.items():
+            try:
+                workloads[key] = _workload(key, obj, snap.hpas.get(key))
+            except Exception as exc:
+                log.warning("workload unreadable", workload="/".join(key), error=str(exc))
+        return Observed(
+            now=now,
+            events=tuple(events),
+            workloads=workloads,
+            default_lead_time=self._default_lead,
+            lead_times=self._learn(snap.pods),
+        )
+
+    def _event(self, obj: Mapping[str, Any], releasing: set[EventKey]) -> ObservedEvent:
+        meta = obj.get("metadata") or {}
+        namespace, name = str(meta.get("namespace", "")), str(meta.get("name", ""))
+        uid, generation = str(meta.get("uid", "")), int(meta.get("generation") or 0)
+        parsed = self._specs.get((uid, generation))
+        if parsed is None:
+            parsed = self._specs[(uid, generation)] = parse_safely(obj.get("spec"))
+        status = obj.get("status") or {}
+        held = None
+        if parsed[0] is None and isinstance(status.get("heldSpec"), Mapping):
+            held = self._held_spec(uid, status["heldSpec"])
+        raw = obj.get("spec")
+        return ObservedEvent(
+            namespace=namespace,
+            name=name,
+            uid=uid,
+            generation=generation,
+            spec=parsed[0],
+            spec_error=parsed[1],
+            raw_spec=raw if isinstance(raw, Mapping) else None,
+            held_spec=held,
+            status=status,
+            releasing=bool(meta.get("deletionTimestamp")) or (namespace, name) in releasing,
+        )
+
+    def _held_spec(self, uid: str, raw: Mapping[str, Any]) -> TrafficEventSpec | None:
+        cached = self._held.get(uid)
+        if cached is None or cached[0] != raw:
+            cached = self._held[uid] = (raw, parse_safely(dict(raw)))
+        return cached[1][0]
+
+    def _forget(self, events: list[ObservedEvent]) -> None:
+        """Keep parsed specs only for what the cluster still has."""
+        live = {(e.uid, e.generation) for e in events}
+        for key in [k for k in self._specs if k not in live]:
+            del self._specs[key]
+        uids = {e.uid for e in events}
+        for uid in [u for u in self._held if u not in uids]:
+            del self._held[uid]
+
+    def _learn(self, pods: list[dict[str, Any]]) -> dict[WorkloadKey, timedelta]:
+        durations: dict[WorkloadKey, list[timedelta]] = {}
+        for pod in pods:
+            owner = pod_owner(pod)
+            took = pod_time_to_ready(pod) if owner is not None else None
+            if owner is not None and took is not None:
+                durations.setdefault(owner, []).append(took)
+        learned = {
+            key: learn_lead_time(values, default=self._default_lead)
+            for key, values in durations.items()
+        }
+        return {key: lead.value for key, lead in learned.items() if lead.learned}
+
+
+def _workload(
+    key: WorkloadKey, obj: Mapping[str, Any], hpa: Mapping[str, Any] | None
+) -> ObservedWorkload:
+    meta = obj.get("metadata") or {}
+    spec = obj.get("spec") or {}
+    annotations = meta.get("annotations") or {}
+    replicas = spec.get("replicas")
+    hpa_view, hpa_version = None, ""
+    if hpa is not None:
+        hpa_spec = hpa.get("spec") or {}
+        minimum = hpa_spec.get("minReplicas")
+        hpa_view = HpaView(
+            name=str(hpa["metadata"]["name"]),
+            min_replicas=int(minimum) if minimum is not None else None,
+            max_replicas=int(hpa_spec.get("maxReplicas") or 1),
+        )
+        hpa_version = str(hpa["metadata"].get("resourceVersion", ""))
+    namespace, kind, name = key
+    return ObservedWorkload(
+        namespace=namespace,
+        kind=kind,
+        name=name,
+        uid=str(meta.get("uid", "")),
+        replicas=int(replicas if replicas is not None else 1),
+        ready=int((obj.get("status") or {}).get("readyReplicas") or 0),
+        resource_version=str(meta.get("resourceVersion", "")),
+        annotations={k: str(annotations[k]) for k in ALL_ANNOTATIONS if k in annotations},
+        hpa=hpa_view,
+        hpa_resource_version=hpa_version,
+        ordered_ready=kind == "StatefulSet"
+        and spec.get("podManagementPolicy", "OrderedReady") != "Parallel",
+    )
