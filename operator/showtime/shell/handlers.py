@@ -1,9 +1,12 @@
-"""kopf wiring: start the reconciler loop, react to TrafficEvent changes, hand back on delete.
+"""kopf wiring: start the reconciler loop and poke it when a TrafficEvent changes.
 
 The handlers are deliberately thin. A change to any TrafficEvent only pokes the reconciler
-so the next tick comes at once; deleting one runs a tick that treats it as gone (its
-targets start going back) before kopf removes the finalizer. All decisions are in the
-reconciler and the pure modules it calls. Importing this module registers the handlers.
+so the next tick comes at once; a deleted one is simply gone from the next tick's snapshot,
+and its targets are handed back from what their own annotations say. So Showtime puts no
+finalizer on TrafficEvents: without a running operator, deleting one (or its namespace)
+never hangs. kopf removes the finalizer that earlier versions added (``FINALIZER``), since
+no handler here requires one. All decisions are in the reconciler and the pure core.
+Importing this module registers the handlers.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import kopf
 from showtime.cluster.kube import GROUP, PLURAL, VERSION
 from showtime.shell.reconciler import Reconciler
 
-FINALIZER = "showtime.dev/hand-back"
+FINALIZER = "showtime.dev/hand-back"  # added by earlier versions; kopf removes it
 
 
 @kopf.on.startup()
@@ -46,19 +49,14 @@ async def stop(memo: kopf.Memo, **_: Any) -> None:
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
-def changed(event: Mapping[str, Any], memo: Any, **_: Any) -> None:
+async def changed(event: Mapping[str, Any], memo: Any, **_: Any) -> None:
     """Tick at once for a new, deleted or edited event; not for our own status writes."""
     body = event.get("object") or {}
-    generation = body.get("metadata", {}).get("generation")
+    meta = body.get("metadata", {})
+    generation = meta.get("generation")
     observed = (body.get("status") or {}).get("observedGeneration")
-    if event.get("type") in (None, "ADDED", "DELETED") or generation != observed:
-        reconciler: Reconciler = memo["reconciler"]
-        reconciler.poke()
-
-
-@kopf.on.delete(GROUP, VERSION, PLURAL)
-async def deleted(namespace: str | None, name: str, memo: Any, **_: Any) -> None:
     reconciler: Reconciler = memo["reconciler"]
-    namespace = namespace or ""
-    await reconciler.release(namespace, name)
-    reconciler.forget(namespace, name)
+    if event.get("type") == "DELETED":
+        reconciler.forget(str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+    if event.get("type") in (None, "ADDED", "DELETED") or generation != observed:
+        reconciler.poke()
