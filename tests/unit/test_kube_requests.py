@@ -39,8 +39,11 @@ class RecordingPool:
     def __init__(self) -> None:
         self.sent: list[tuple[str, str, str | None, Any]] = []
         self.answers: list[tuple[int, dict[str, Any]]] = []
+        self.broken = False
 
     def request(self, method: str, url: str, **kw: Any) -> urllib3.HTTPResponse:
+        if self.broken:
+            raise urllib3.exceptions.ProtocolError("connection reset")
         body = json.loads(kw["body"]) if kw.get("body") else None
         self.sent.append(
             (method, url.split("127.0.0.1:1", 1)[1], kw["headers"].get("Content-Type"), body)
@@ -138,3 +141,13 @@ def test_the_answer_goes_into_the_cache(wire: tuple[KubeGateway, RecordingPool])
     cached = gateway._deployments.get("live", "api")  # the informer, not started: no watch
     assert cached is not None
     assert cached["metadata"]["resourceVersion"] == "7"
+
+
+def test_no_answer_is_a_gateway_error_with_status_0(
+    wire: tuple[KubeGateway, RecordingPool],
+) -> None:
+    gateway, pool = wire
+    pool.broken = True
+    with pytest.raises(GatewayError) as lost:
+        run(gateway.patch_workload(("live", "Deployment", "api"), replicas=3))
+    assert lost.value.status == 0

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import urllib3
 from kubernetes import client, config
 from kubernetes.client import ApiException
 
@@ -45,6 +46,7 @@ VERSION = "v1alpha1"
 PLURAL = "trafficevents"
 KIND = "TrafficEvent"
 WorkloadKey = tuple[str, str, str]  # (namespace, kind, name)
+WRITE_TIMEOUT_SECONDS = 30  # a write that hangs longer fails (GatewayError, status 0)
 __all__ = ["AlreadyExists", "Conflict", "Gateway", "GatewayError", "KubeGateway", "NotFound"]
 
 
@@ -226,13 +228,19 @@ class KubeGateway:
         """One request in a worker thread; the decoded answer, or a typed ``GatewayError``."""
 
         def send() -> dict[str, Any]:
-            options: dict[str, Any] = {"_preload_content": False}
+            options: dict[str, Any] = {
+                "_preload_content": False,
+                "_request_timeout": WRITE_TIMEOUT_SECONDS,
+            }
             if patch:
                 options["_content_type"] = MERGE_PATCH
             try:
                 response = call(*args, **options)
             except ApiException as exc:
                 raise refusal_from(exc) from exc
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                # No answer: the write may or may not have happened; the next read tells.
+                raise GatewayError(0, f"no answer from the API server: {exc}") from exc
             answer: dict[str, Any] = json.loads(response.data)
             return answer
 

@@ -21,7 +21,10 @@ MERGE_PATCH = "application/merge-patch+json"  # RFC 7386; the client's default i
 
 
 class GatewayError(Exception):
-    """A write the API server refused; ``status`` is the HTTP code (0: no answer at all)."""
+    """A write the API server refused; ``status`` is the HTTP code.
+
+    ``status`` 0: no answer at all (connection lost, timeout); the write may have happened.
+    """
 
     def __init__(self, status: int, message: str, reason: str = "") -> None:
         super().__init__(f"{status} {reason}: {message}".replace(" :", ":"))
