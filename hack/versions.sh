@@ -5,3 +5,7 @@ ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
 SHOWTIME_CACHE="${SHOWTIME_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/showtime}"
 BIN_DIR="${SHOWTIME_CACHE}/bin/k8s-${KUBE_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}"
+# The image's Python base where python:3.11-slim cannot be pulled (hack/image.sh):
+# a Debian root filesystem with these packages; changing either builds a new base.
+IMAGE_BASE_SUITE="${IMAGE_BASE_SUITE:-bookworm}"
+IMAGE_BASE_PACKAGES="${IMAGE_BASE_PACKAGES:-python3,python3-venv,python3-pip,python-is-python3,ca-certificates}"

@@ -12,6 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -25,8 +26,17 @@ from showtime.core.timestamps import rfc3339
 MAX_ROWS = 400
 
 
+def package_version() -> str:
+    """The installed package's version (what ``showtime --version`` prints)."""
+    try:
+        return version("showtime")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="showtime", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="run the operator against the current kubeconfig or in-cluster")
     plan = sub.add_parser("plan", help="print the pre-warm timeline of a TrafficEvent manifest")

@@ -119,9 +119,19 @@ def test_the_deployment_runs_one_hardened_operator() -> None:
 
 def test_the_deployment_settings_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     (container,) = one("Deployment")["spec"]["template"]["spec"]["containers"]
-    env = {e["name"]: e["value"] for e in container["env"]}
+    env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+    # The operator's identity for kopf comes from its pod (the uid has no passwd entry).
+    downward = {
+        e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"]
+        for e in container["env"]
+        if "valueFrom" in e
+    }
+    assert downward == {
+        "SHOWTIME_POD_NAME": "metadata.name",
+        "SHOWTIME_POD_NAMESPACE": "metadata.namespace",
+    }
     known = {f"SHOWTIME_{name.upper()}" for name in Settings.model_fields}
-    assert set(env) <= known, set(env) - known
+    assert set(env) | set(downward) <= known, set(env) - known
     for name in known:
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():

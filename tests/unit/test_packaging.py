@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -95,6 +96,18 @@ def test_final_stage_is_slim_non_root_and_without_build_tools() -> None:
     instructions = dict((word, args) for word, args in final if word in ("ENTRYPOINT", "CMD"))
     assert json.loads(instructions["ENTRYPOINT"]) == ["showtime"]
     assert json.loads(instructions["CMD"]) == ["run"]
+
+
+def test_the_image_is_labelled_with_the_package_version() -> None:
+    # hack/image.sh passes pyproject's version; the default serves a plain `docker build`,
+    # and the builder stage fails if `showtime --version` says otherwise.
+    text = DOCKERFILE.read_text()
+    version = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert re.search(rf"^ARG VERSION={re.escape(version)}$", text, re.MULTILINE)
+    final = stages(text)[-1]
+    labels = " ".join(args for word, args in final if word == "LABEL")
+    assert 'org.opencontainers.image.version="${VERSION}"' in labels
+    assert ("ARG", "VERSION") in final
 
 
 def _pattern_regex(pattern: str) -> re.Pattern[str]:

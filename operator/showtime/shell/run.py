@@ -3,14 +3,22 @@
 Settings are read and checked first (a bad one stops the operator with a message naming
 it), then logging, the operator's metrics endpoint, the Kubernetes gateway, the Prometheus
 source and the reconciler. kopf runs the handlers in ``showtime.shell.handlers``.
+
+kopf is given the operator's identity: the pod's namespace and name when the downward
+API provides them, else user, host and process id. Left to itself kopf asks the password
+database for the user name, and the image's uid has no entry there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import getpass
 import logging
+import os
+import socket
 import sys
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, cast
 
 import kopf
 import structlog
@@ -22,9 +30,23 @@ from showtime.shell.reconciler import Reconciler
 from showtime.shell.settings import SettingsError, load_settings
 from showtime.sources.metricsource import PrometheusSource
 
+if TYPE_CHECKING:  # kopf types the identity with a NewType it does not export
+    from kopf._core.engines.peering import Identity
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def operator_identity(pod_name: str | None, pod_namespace: str | None) -> str:
+    """Who this operator is, for kopf; never needs a passwd entry for the uid."""
+    if pod_name:
+        return f"{pod_namespace}/{pod_name}" if pod_namespace else pod_name
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # a uid without a passwd entry and no USER/LOGNAME set
+        user = f"uid{os.getuid()}"
+    return f"{user}@{socket.gethostname()}/{os.getpid()}-{os.urandom(3).hex()}"
 
 
 def run_operator() -> int:
@@ -49,8 +71,10 @@ def run_operator() -> int:
         clock=_now,
         write_concurrency=settings.write_concurrency,
     )
+    identity = operator_identity(settings.pod_name, settings.pod_namespace)
     log.info(
         "starting",
+        identity=identity,
         namespace=settings.namespace or "*",
         prometheus=settings.prometheus_url,
         tick=settings.tick.total_seconds(),
@@ -60,6 +84,7 @@ def run_operator() -> int:
     asyncio.run(
         kopf.operator(
             standalone=True,
+            identity=cast("Identity", identity),
             clusterwide=settings.namespace is None,
             namespaces=[settings.namespace] if settings.namespace else [],
             liveness_endpoint=liveness if settings.liveness_port else None,

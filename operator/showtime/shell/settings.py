@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     liveness_port: int = Field(default=8080, ge=0, le=65535)
     liveness_address: str = "127.0.0.1"
     write_concurrency: int = Field(default=16, ge=1, le=256)
+    # The operator's own pod (downward API in deploy/deployment.yaml): its identity for kopf.
+    pod_name: str | None = None
+    pod_namespace: str | None = None
 
     @field_validator("tick", "default_lead_time", "prometheus_timeout", mode="before")
     @classmethod
@@ -56,7 +59,7 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} must start with http:// or https://")
         return value.rstrip("/")
 
-    @field_validator("namespace")
+    @field_validator("namespace", "pod_name", "pod_namespace")
     @classmethod
     def _namespace(cls, value: str | None) -> str | None:
         return value or None
