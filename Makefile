@@ -29,9 +29,15 @@ lint: venv ## ruff and mypy --strict
 unit: venv ## unit and property tests (no cluster)
 	$(BIN)/pytest tests/unit -q
 
+E2E_WORKERS ?= 4
 .PHONY: e2e
-e2e: venv cluster ## e2e tests against the cluster KUBECONFIG points at (default: the local one)
-	eval "$$(hack/cluster.sh env)" && $(BIN)/pytest tests/e2e -q -m e2e
+e2e: venv cluster ## e2e tests on the local cluster: E2E_WORKERS xdist workers, then the serial ones alone
+	eval "$$(hack/cluster.sh env)" && E2E_WORKERS=$(E2E_WORKERS) hack/e2e.sh
+
+N ?= 3
+.PHONY: e2e-repeat
+e2e-repeat: venv cluster ## the e2e suite N times (N=3) on the same cluster, then failures per test
+	eval "$$(hack/cluster.sh env)" && E2E_WORKERS=$(E2E_WORKERS) hack/e2e-repeat.sh $(N)
 
 .PHONY: test
 test: lint unit e2e ## the whole suite: lint, unit, then e2e on the local cluster

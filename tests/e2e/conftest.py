@@ -2,10 +2,15 @@
 
 Locally that is the kwok cluster of ``make cluster``; ``make e2e`` sets the
 environment from ``hack/cluster.sh env``. Elsewhere (kind, CI) export KUBECONFIG.
+
+``make e2e`` runs the suite twice: the parallel-safe tests under pytest-xdist, then the
+tests marked ``serial`` (they change what others share) on their own. Session fixtures
+here therefore run once per xdist worker and must tolerate each other.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import uuid
@@ -25,6 +30,7 @@ from tests.support.wait import wait_for
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOCAL_CONTEXT = "kwok-showtime"  # the context kwokctl writes for the local cluster
 E2E_LABEL = "showtime.dev/e2e"
+CRD_FILE = REPO_ROOT / "crds/trafficevent.yaml"
 
 
 def pinned_version(name: str) -> str:
@@ -110,17 +116,33 @@ def namespace(core_v1: client.CoreV1Api) -> Iterator[str]:
                 raise
 
 
+def run_directory(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory shared by every process of this pytest run (all xdist workers)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session")
-def crd(kube_api: Any) -> None:
-    """The TrafficEvent CRD of this checkout, applied server-side and Established."""
-    applied = subprocess.run(
-        ["kubectl", "apply", "--server-side", "-f", str(REPO_ROOT / "crds/trafficevent.yaml")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    if applied.returncode != 0:
-        pytest.fail(f"the API server refused crds/trafficevent.yaml: {applied.stderr}")
+def crd(kube_api: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The TrafficEvent CRD of this checkout, applied server-side and Established.
+
+    Session-scoped, so under xdist each worker runs it: one applies (under a file lock,
+    once per run) and the others only wait for Established.
+    """
+    shared = run_directory(tmp_path_factory)
+    with (shared / "crd.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        applied_marker = shared / "crd.applied"
+        if not applied_marker.exists():
+            applied = subprocess.run(
+                ["kubectl", "apply", "--server-side", "-f", str(CRD_FILE)],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            if applied.returncode != 0:
+                pytest.fail(f"the API server refused crds/trafficevent.yaml: {applied.stderr}")
+            applied_marker.touch()
     ext: Any = client.ApiextensionsV1Api(kube_api)
 
     def established() -> bool:
@@ -130,6 +152,25 @@ def crd(kube_api: Any) -> None:
         )
 
     wait_for(established, timeout=30, message="CRD established")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that drive a live operator first: they wait on real schedules (minutes each).
+
+    Started first, they overlap the many short tests on the other xdist workers instead of
+    stretching the end of the run. The order within each group stays as collected.
+    """
+    items.sort(key=lambda item: "operator" not in getattr(item, "fixturenames", ()))
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A ``serial`` test must not run beside others (``make e2e`` runs them on their own)."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
+    if workers > 1 and item.get_closest_marker("serial") is not None:
+        pytest.fail(
+            "this test changes what other tests share (marked serial); run it without -n: "
+            "pytest -m 'e2e and serial' (make e2e does)"
+        )
 
 
 @pytest.fixture

@@ -2,7 +2,8 @@
 
 Each file goes server-side into a fresh namespace (``kubectl apply -n``; the files name
 no namespace), against the real CRD schema and CEL rules; its Deployments become Ready
-and its TrafficEvent, HPA and Deployments exist as written. No operator runs here:
+and its TrafficEvent, HPA and Deployments exist as written (the CRD comes from the
+shared ``crd`` fixture of conftest). No operator runs here:
 ``tests/unit/test_plan_cli.py`` checks what ``showtime plan`` makes of the same files.
 """
 
@@ -24,22 +25,6 @@ from tests.support.wait import wait_for
 pytestmark = pytest.mark.e2e
 
 EXAMPLES = sorted((REPO_ROOT / "examples").glob("*.yaml"))
-
-
-@pytest.fixture(scope="module")
-def crd(kube_api: client.ApiClient) -> None:
-    subprocess.run(
-        ["kubectl", "apply", "--server-side", "-f", str(REPO_ROOT / "crds/trafficevent.yaml")],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    subprocess.run(
-        ["kubectl", "wait", "--for=condition=Established", f"crd/{PLURAL}.{GROUP}"],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
 
 
 def ready_count(apps: Any, namespace: str, name: str, replicas: int) -> Callable[[], bool]:

@@ -1,4 +1,8 @@
-"""Bounded polling: wait for a condition instead of sleeping and hoping."""
+"""Bounded polling: wait for a condition instead of sleeping and hoping.
+
+What lives here: ``wait_for`` (poll until true) and ``wait_settled`` (poll until a value
+stops changing). What does not: anything that knows about Kubernetes objects.
+"""
 
 from __future__ import annotations
 
@@ -50,3 +54,46 @@ def wait_for(
                 detail += f"; last ignored error: {last_error!r}"
             raise WaitTimeoutError(f"timed out after {timeout:g}s waiting for {message} ({detail})")
         time.sleep(min(interval, remaining))
+
+
+def wait_settled(
+    read: Callable[[], T],
+    *,
+    quiet: float,
+    timeout: float,
+    interval: float = 0.5,
+    message: str = "value",
+    accept: Callable[[T], bool] = lambda _: True,
+) -> T:
+    """Poll ``read`` until it has returned the same value for ``quiet`` seconds; return it.
+
+    For assertions about what happens *next* (a sequence of counts or phases): they must
+    start from a settled system, not from one still moving (a rate window still sliding,
+    a controller still catching up). ``accept`` adds a condition on the settled value
+    (e.g. "at least 16"); a value it refuses never counts as settled.
+    """
+    if quiet <= 0:
+        raise ValueError("quiet must be positive")
+    current: list[tuple[T, float]] = []  # (value, monotonic time it was first seen)
+
+    def settled() -> tuple[T] | None:
+        value = read()
+        now = time.monotonic()
+        if not current or current[0][0] != value:
+            current[:] = [(value, now)]
+        since = current[0][1]
+        return (value,) if accept(value) and now - since >= quiet else None
+
+    try:
+        found = wait_for(settled, timeout=timeout, interval=interval, message=message)
+    except WaitTimeoutError:
+        seen = (
+            f"last {current[0][0]!r}, unchanged for {time.monotonic() - current[0][1]:.1f}s"
+            if current
+            else "nothing read"
+        )
+        raise WaitTimeoutError(
+            f"timed out after {timeout:g}s waiting for {message} to settle "
+            f"(unchanged for {quiet:g}s; {seen})"
+        ) from None
+    return found[0]
