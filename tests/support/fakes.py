@@ -25,7 +25,6 @@ from showtime.cluster.requests import (
     AlreadyExists,
     Conflict,
     NotFound,
-    event_body,
     hpa_patch,
     status_patch,
     workload_patch,
@@ -334,24 +333,6 @@ class FakeCluster:
     ) -> dict[str, Any]:
         key = (namespace, name)
         return self._patch("Event", key, self.kube_events.get(key), patch)
-
-    # -- the reconciler's calls before the reshaping (thin wrappers; to be removed) ---------------
-
-    async def patch_annotations(
-        self, key: WorkloadKey, annotations: Mapping[str, str | None]
-    ) -> None:
-        await self.patch_workload(key, annotations=annotations)
-
-    async def scale(self, key: WorkloadKey, replicas: int) -> None:
-        await self.patch_workload(key, replicas=replicas)
-
-    async def set_hpa_min_replicas(self, namespace: str, name: str, value: int) -> None:
-        await self.patch_hpa(namespace, name, min_replicas=value)
-
-    async def post_event(
-        self, involved: Mapping[str, Any], type_: str, reason: str, message: str
-    ) -> None:
-        await self.create_event(event_body(involved, type_, reason, message, datetime.now(UTC)))
 
 
 @dataclass

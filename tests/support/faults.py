@@ -104,25 +104,3 @@ class FailingGateway:
     ) -> dict[str, Any]:
         self._gate("patch_event")
         return await self.inner.patch_event(namespace, name, patch)
-
-    # -- the reconciler's calls before the reshaping (to be removed with them) --------------
-
-    async def patch_annotations(
-        self, key: WorkloadKey, annotations: Mapping[str, str | None]
-    ) -> None:
-        self._gate("patch_annotations")
-        await self.inner.patch_annotations(key, annotations)
-
-    async def scale(self, key: WorkloadKey, replicas: int) -> None:
-        self._gate("scale")
-        await self.inner.scale(key, replicas)
-
-    async def set_hpa_min_replicas(self, namespace: str, name: str, value: int) -> None:
-        self._gate("set_hpa_min_replicas")
-        await self.inner.set_hpa_min_replicas(namespace, name, value)
-
-    async def post_event(
-        self, involved: Mapping[str, Any], type_: str, reason: str, message: str
-    ) -> None:
-        self._gate("post_event")
-        await self.inner.post_event(involved, type_, reason, message)

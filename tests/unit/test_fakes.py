@@ -226,7 +226,7 @@ def test_failing_gateway_lets_n_writes_through_then_every_write_fails() -> None:
 def test_failing_gateway_without_a_limit_counts_the_writes() -> None:
     cluster = cluster_with_api()
     gateway = FailingGateway(cluster)
-    run(gateway.scale(API, 4))
+    run(gateway.patch_workload(API, replicas=4))
     with pytest.raises(NotFound):  # the inner gateway's own answers pass through
         run(gateway.patch_hpa("live", "none", min_replicas=1))
     assert (gateway.passed, gateway.killed) == (2, False)

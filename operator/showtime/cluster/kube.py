@@ -19,7 +19,6 @@ import asyncio
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import urllib3
@@ -33,7 +32,6 @@ from showtime.cluster.requests import (
     Conflict,
     GatewayError,
     NotFound,
-    event_body,
     hpa_patch,
     refusal_from,
     status_patch,
@@ -97,20 +95,6 @@ class Gateway(Protocol):
     async def patch_event(
         self, namespace: str, name: str, patch: Mapping[str, Any]
     ) -> dict[str, Any]: ...
-
-    # The calls of the reconciler before the gather/decide/apply reshaping (to be removed).
-
-    async def patch_annotations(
-        self, key: WorkloadKey, annotations: Mapping[str, str | None]
-    ) -> None: ...
-
-    async def scale(self, key: WorkloadKey, replicas: int) -> None: ...
-
-    async def set_hpa_min_replicas(self, namespace: str, name: str, value: int) -> None: ...
-
-    async def post_event(
-        self, involved: Mapping[str, Any], type_: str, reason: str, message: str
-    ) -> None: ...
 
 
 def load_kube_config() -> None:
@@ -316,24 +300,6 @@ class KubeGateway:
     ) -> dict[str, Any]:
         """Merge-patch a core/v1 Event, e.g. ``count`` and ``lastTimestamp`` of a repeat."""
         return await self._send(self._core.patch_namespaced_event, name, namespace, dict(patch))
-
-    # -- the calls of the reconciler before the reshaping (thin wrappers; to be removed) ---
-
-    async def patch_annotations(
-        self, key: WorkloadKey, annotations: Mapping[str, str | None]
-    ) -> None:
-        await self.patch_workload(key, annotations=annotations)
-
-    async def scale(self, key: WorkloadKey, replicas: int) -> None:
-        await self.patch_workload(key, replicas=replicas)
-
-    async def set_hpa_min_replicas(self, namespace: str, name: str, value: int) -> None:
-        await self.patch_hpa(namespace, name, min_replicas=value)
-
-    async def post_event(
-        self, involved: Mapping[str, Any], type_: str, reason: str, message: str
-    ) -> None:
-        await self.create_event(event_body(involved, type_, reason, message, datetime.now(UTC)))
 
 
 def involved_object(obj: Mapping[str, Any], *, kind: str, api_version: str) -> dict[str, Any]:
