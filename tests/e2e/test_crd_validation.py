@@ -212,6 +212,28 @@ def test_recurring_is_accepted_as_written(ns: str) -> None:
         pytest.param({"spec.targets.0.replicas": 300}, id="replicas-at-cap"),
         pytest.param({"spec.expectedPeak": _DELETE, "spec.targets.0.replicas": 0}, id="zero-floor"),
         pytest.param({"spec.targets": [target(f"api-{i}") for i in range(50)]}, id="fifty-targets"),
+        # The bounds (SPEC.md §1 "Bad input"; numbers in showtime.core.spec), at the bound.
+        pytest.param({"spec.schedule.duration": "744h"}, id="duration-31-days"),
+        pytest.param({"spec.schedule.duration": "2678400000ms"}, id="duration-31-days-in-ms"),
+        pytest.param(
+            {"spec.leadTime": "24h", "spec.rampUp": "1440m", "spec.cooldown": "86400s"},
+            id="lead-ramp-cooldown-24h",
+        ),
+        pytest.param({"spec.scaleDown": {"stabilizationWindow": "1h"}}, id="window-1h"),
+        pytest.param({"spec.schedule.start": "2000-01-01T00:00:00+14:00"}, id="start-2000"),
+        pytest.param({"spec.schedule.start": "2200-12-31T23:59:59-12:00"}, id="start-2200"),
+        pytest.param(
+            {"spec.targets.0.maxReplicas": 100000, "spec.targets.0.replicas": 100000},
+            id="replicas-100000",
+        ),
+        pytest.param(
+            {
+                "spec.expectedPeak": 1e12,
+                "spec.headroom": 10,
+                "spec.targets.0.capacityPerReplica": 1e12,
+            },
+            id="load-1e12",
+        ),
     ],
 )
 def test_edge_values_are_accepted(ns: str, edits: dict[str, Any]) -> None:
@@ -352,6 +374,70 @@ BAD_INPUT = [
         "cooldown-no-unit",
         {"spec.cooldown": "15"},
         "cooldown must be a duration such as",
+    ),
+    # bounds: nothing the API server accepts may overflow the operator (numbers in spec.py)
+    case(
+        "duration-over-31-days",
+        {"spec.schedule.duration": "745h"},
+        "schedule.duration must be at most 744h (31 days)",
+    ),
+    case(
+        "duration-absurd",
+        {"spec.schedule.duration": "99999999999h"},
+        "schedule.duration must be at most 744h (31 days)",
+    ),
+    case(
+        "duration-thirteen-digits",
+        {"spec.schedule.duration": "1000000000000ms"},
+        "schedule.duration must be at most 744h (31 days)",
+    ),
+    case(
+        "duration-parts-add-up",
+        {"spec.schedule.duration": "999999999999h999999999999h"},
+        "schedule.duration must be at most 744h (31 days)",
+    ),
+    case("lead-time-over-a-day", {"spec.leadTime": "24h1s"}, "leadTime must be at most 24h"),
+    case("ramp-up-over-a-day", {"spec.rampUp": "1441m"}, "rampUp must be at most 24h"),
+    case("cooldown-over-a-day", {"spec.cooldown": "86401s"}, "cooldown must be at most 24h"),
+    case(
+        "stabilization-window-over-an-hour",
+        {"spec.scaleDown": {"stabilizationWindow": "61m"}},
+        "scaleDown.stabilizationWindow must be at most 1h",
+    ),
+    case(
+        "start-year-9999",
+        {"spec.schedule.start": "9999-12-31T20:00:00Z"},
+        "schedule.start must be in the years 2000 to 2200",
+    ),
+    case(
+        "start-year-1999",
+        {"spec.schedule.start": "1999-12-31T23:59:59Z"},
+        "schedule.start must be in the years 2000 to 2200",
+    ),
+    case(
+        "max-replicas-above-100000",
+        {"spec.targets.0.maxReplicas": 100001},
+        "maxReplicas in body should be less than or equal to 100000",
+    ),
+    case(
+        "expected-peak-above-1e12",
+        {"spec.expectedPeak": 1e13},
+        "expectedPeak in body should be less than or equal to 1000000000000",
+    ),
+    case(
+        "capacity-above-1e12",
+        {"spec.targets.0.capacityPerReplica": 1e13},
+        "capacityPerReplica in body should be less than or equal to 1000000000000",
+    ),
+    case(
+        "target-per-replica-above-1e12",
+        {"spec.targets.0.metric": {"query": "vector(1)", "targetPerReplica": 1e13}},
+        "targetPerReplica in body should be less than or equal to 1000000000000",
+    ),
+    case(
+        "headroom-above-10",
+        {"spec.headroom": 10.5},
+        "headroom in body should be less than or equal to 10",
     ),
     case(
         "stabilization-window-upper-case",
@@ -518,9 +604,13 @@ def test_bad_input_is_refused(
 
 
 def test_crd_is_structural(crd: None) -> None:
-    """No part of the schema keeps unknown fields, and the API server found it structural."""
-    text = CRD_FILE.read_text()
-    assert "x-kubernetes-preserve-unknown-fields" not in text
+    """No part of the spec keeps unknown fields, and the API server found it structural.
+
+    (Only status.heldSpec, the operator's copy of the last valid spec, keeps them.)
+    """
+    schema = yaml.safe_load(CRD_FILE.read_text())["spec"]["versions"][0]["schema"]
+    spec_schema = json.dumps(schema["openAPIV3Schema"]["properties"]["spec"])
+    assert "x-kubernetes-preserve-unknown-fields" not in spec_schema
     result = kubectl("get", "crd", "trafficevents.showtime.dev", "-o", "json")
     assert result.returncode == 0, result.stderr
     conditions = {c["type"]: c for c in json.loads(result.stdout)["status"]["conditions"]}

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from showtime.core.schedule import Occurrence, relevant_occurrences
-from showtime.core.spec import Target, TrafficEventSpec
+from showtime.core.schedule import Occurrence, relevant_occurrences, shifted
+from showtime.core.spec import MAX_LEAD_TIME, Target, TrafficEventSpec
 
 TargetKey = tuple[str, str]  # (kind, name); the namespace is the event's
 MAX_STEPS = 10  # ramp-up and cooldown move in at most this many steps
@@ -77,8 +77,10 @@ class Timeline:
 def make_timeline(
     occurrence: Occurrence, *, lead_time: timedelta, ramp_up: timedelta, cooldown: timedelta
 ) -> Timeline:
-    full_at = occurrence.start - lead_time
-    return Timeline(occurrence, full_at - ramp_up, full_at, occurrence.end + cooldown)
+    full_at = shifted(occurrence.start, -lead_time)
+    return Timeline(
+        occurrence, shifted(full_at, -ramp_up), full_at, shifted(occurrence.end, cooldown)
+    )
 
 
 def floor_at(full_floor: int, min_replicas: int, timeline: Timeline, now: datetime) -> int | None:
@@ -157,10 +159,17 @@ def plan_event(
     ``prewarm_started`` is ``(start, prewarmAt)`` as status reported them for an occurrence;
     once that pre-warm instant has passed it is kept even if the learned lead time shrinks
     meanwhile, so a pre-warm in progress never stops and starts again.
+
+    Every occurrence gets its full floor from its own ``start - leadTime`` to its end, however
+    many overlap (see ``relevant_occurrences``). A lead time is taken within 0 to
+    ``MAX_LEAD_TIME`` (a learned one can be longer): nothing is pre-warmed a day ahead.
     """
+    lead_time = min(max(lead_time, timedelta(0)), MAX_LEAD_TIME)
     if spec.suspend:
         return EventPlan(Stage.SUSPENDED, None, lead_time)
-    occurrences = relevant_occurrences(spec.schedule, now=now, linger=spec.cooldown)
+    occurrences = relevant_occurrences(
+        spec.schedule, now=now, lead_time=lead_time, cooldown=spec.cooldown
+    )
     if not occurrences:
         return EventPlan(Stage.COMPLETED, None, lead_time)
     timelines = []
@@ -169,7 +178,8 @@ def plan_event(
         if prewarm_started is not None:
             started_for, started_at = prewarm_started
             if started_for == occurrence.start and started_at <= now:
-                lead = max(lead, occurrence.start - spec.ramp_up - started_at)
+                kept = shifted(occurrence.start, -spec.ramp_up) - started_at
+                lead = max(lead, min(kept, MAX_LEAD_TIME))
         timelines.append(
             make_timeline(occurrence, lead_time=lead, ramp_up=spec.ramp_up, cooldown=spec.cooldown)
         )
@@ -180,7 +190,8 @@ def plan_event(
             if value is not None:
                 floors[target.key] = max(value, floors.get(target.key, 0))
     staged = [(timeline.stage_at(now), timeline) for timeline in timelines]
-    # Every relevant occurrence ends after now, so none of them is Completed here.
+    # Every relevant occurrence is released after now, so none of them is Completed here;
+    # of equally urgent ones (several pre-warming) the earliest is reported.
     stage, timeline = max(staged, key=lambda pair: _URGENCY[pair[0]])
     if stage is Stage.SCHEDULED:
         # Report the next occurrence that has not started yet.

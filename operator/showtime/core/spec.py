@@ -4,6 +4,20 @@
 as a user wrote it in a file for ``showtime plan``) into frozen pydantic models, applying the
 same defaults as the CRD and the checks the CRD cannot make (cron syntax, time zone). Every
 problem becomes one ``SpecError`` with a message an SRE can act on. No I/O lives here.
+
+The bounds below are the CRD's too (``tests/unit/test_spec_bounds.py`` checks they agree):
+the CRD refuses them at apply time, and this module refuses whatever still reaches it (an
+older CRD, a file given to ``showtime plan``), so a spec that parses can be planned at any
+instant without overflowing. Why these numbers:
+
+- ``schedule.duration`` at most 31 days: a month-long sale is the longest event we know of.
+- ``leadTime``, ``rampUp`` and ``cooldown`` at most 24 hours: no pod takes a day to become
+  Ready, and a day of warming or cooling is already a standing change of capacity.
+- ``scaleDown.stabilizationWindow`` at most 1 hour, the HorizontalPodAutoscaler's own limit.
+- ``schedule.start`` in the years 2000 to 2200 as written (before its offset is applied).
+- replica counts at most 100,000; ``expectedPeak``, ``capacityPerReplica`` and
+  ``targetPerReplica`` at most 10^12; ``headroom`` at most 10 (1,000 % spare).
+- a cron must fire at least once in the 50 years after 2000-01-01 (cronsim's own horizon).
 """
 
 from __future__ import annotations
@@ -21,6 +35,18 @@ from showtime.core.durations import DurationError, parse_duration
 
 TargetKind = Literal["Deployment", "StatefulSet"]
 
+MAX_DURATION = timedelta(days=31)
+MAX_LEAD_TIME = timedelta(hours=24)
+MAX_RAMP_UP = timedelta(hours=24)
+MAX_COOLDOWN = timedelta(hours=24)
+MAX_STABILIZATION_WINDOW = timedelta(hours=1)
+EARLIEST_YEAR = 2000
+LATEST_YEAR = 2200
+MAX_REPLICAS = 100_000
+MAX_LOAD = 1e12  # expectedPeak, capacityPerReplica, targetPerReplica
+MAX_HEADROOM = 10
+_CRON_CHECKED_FROM = datetime(2000, 1, 1)
+
 
 class SpecError(ValueError):
     """The spec cannot be acted on; the message says why."""
@@ -28,19 +54,28 @@ class SpecError(ValueError):
 
 class _Model(BaseModel):
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid"
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        extra="forbid",
+        allow_inf_nan=False,
     )
 
 
-def _duration(value: Any) -> timedelta:
-    if isinstance(value, timedelta):
-        return value
-    if not isinstance(value, str):
-        raise ValueError("must be a duration string such as 90s, 15m, 4h or 1h30m")
-    try:
-        return parse_duration(value)
-    except DurationError as exc:
-        raise ValueError(str(exc)) from exc
+def _duration(at_most: timedelta) -> Any:
+    """A before-validator parsing a duration string of at most ``at_most``."""
+
+    def parse(value: Any) -> timedelta:
+        if isinstance(value, timedelta) and timedelta(0) <= value <= at_most:
+            return value
+        if not isinstance(value, str):
+            raise ValueError("must be a duration string such as 90s, 15m, 4h or 1h30m")
+        try:
+            return parse_duration(value, at_most=at_most)
+        except DurationError as exc:
+            raise ValueError(str(exc)) from exc
+
+    return parse
 
 
 class Schedule(_Model):
@@ -49,20 +84,26 @@ class Schedule(_Model):
     time_zone: str = "UTC"
     duration: timedelta
 
-    _parse_duration = field_validator("duration", mode="before")(_duration)
+    _parse_duration = field_validator("duration", mode="before")(_duration(MAX_DURATION))
 
     @field_validator("start", mode="before")
     @classmethod
     def _start_has_offset(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        parsed = value
         if isinstance(value, str):
             try:
                 parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
             except ValueError as exc:
                 raise ValueError(f"{value!r} is not an RFC 3339 timestamp") from exc
-            if parsed.tzinfo is None:
-                raise ValueError(f"{value!r} needs a UTC offset, e.g. +08:00 or Z")
-            return parsed
-        return value
+        if not isinstance(parsed, datetime):
+            raise ValueError("must be an RFC 3339 timestamp such as 2026-12-31T20:00:00+08:00")
+        if parsed.tzinfo is None or parsed.utcoffset() is None:
+            raise ValueError(f"{value!r} needs a UTC offset, e.g. +08:00 or Z")
+        if not EARLIEST_YEAR <= parsed.year <= LATEST_YEAR:
+            raise ValueError(f"{value!r} is not in the years {EARLIEST_YEAR} to {LATEST_YEAR}")
+        return parsed
 
     @field_validator("time_zone")
     @classmethod
@@ -81,8 +122,12 @@ class Schedule(_Model):
         if len(value.split()) != 5:
             raise ValueError(f"cron {value!r} must have 5 fields: minute hour day month weekday")
         try:
-            CronSim(value, datetime(2000, 1, 1))
-        except CronSimError as exc:
+            next(CronSim(value, _CRON_CHECKED_FROM))
+        except StopIteration:
+            raise ValueError(f"cron {value!r} never fires") from None
+        except (CronSimError, ValueError, LookupError, TypeError, ArithmeticError) as exc:
+            # cronsim reports most mistakes as CronSimError; anything else it raises on odd
+            # input is the same mistake to the SRE.
             raise ValueError(f"cron {value!r} is not valid: {exc}") from exc
         return value
 
@@ -101,24 +146,26 @@ class Schedule(_Model):
 
 class MetricSpec(_Model):
     query: str = Field(min_length=1)
-    target_per_replica: float = Field(gt=0)
+    target_per_replica: float = Field(gt=0, le=MAX_LOAD)
 
 
 class ScaleDown(_Model):
     stabilization_window: timedelta = timedelta(minutes=5)
     max_percent_per_minute: int = Field(default=20, ge=1, le=100)
 
-    _parse_window = field_validator("stabilization_window", mode="before")(_duration)
+    _parse_window = field_validator("stabilization_window", mode="before")(
+        _duration(MAX_STABILIZATION_WINDOW)
+    )
 
 
 class Target(_Model):
     kind: TargetKind = "Deployment"
     name: str = Field(min_length=1)
-    capacity_per_replica: float | None = Field(default=None, gt=0)
+    capacity_per_replica: float | None = Field(default=None, gt=0, le=MAX_LOAD)
     share: float = Field(default=1.0, gt=0, le=1)
-    replicas: int | None = Field(default=None, ge=0)
-    min_replicas: int = Field(default=1, ge=0)
-    max_replicas: int = Field(ge=1)
+    replicas: int | None = Field(default=None, ge=0, le=MAX_REPLICAS)
+    min_replicas: int = Field(default=1, ge=0, le=MAX_REPLICAS)
+    max_replicas: int = Field(ge=1, le=MAX_REPLICAS)
     metric: MetricSpec | None = None
 
     @model_validator(mode="after")
@@ -139,20 +186,21 @@ class TrafficEventSpec(_Model):
     lead_time: timedelta | None = None  # None: auto
     ramp_up: timedelta = timedelta(0)
     cooldown: timedelta = timedelta(minutes=15)
-    expected_peak: float | None = Field(default=None, ge=0)
-    headroom: float = Field(default=0.2, ge=0)
+    expected_peak: float | None = Field(default=None, ge=0, le=MAX_LOAD)
+    headroom: float = Field(default=0.2, ge=0, le=MAX_HEADROOM)
     suspend: bool = False
     scale_down: ScaleDown = ScaleDown()
     targets: tuple[Target, ...] = Field(min_length=1)
 
-    _parse_durations = field_validator("ramp_up", "cooldown", mode="before")(_duration)
+    _parse_ramp_up = field_validator("ramp_up", mode="before")(_duration(MAX_RAMP_UP))
+    _parse_cooldown = field_validator("cooldown", mode="before")(_duration(MAX_COOLDOWN))
 
     @field_validator("lead_time", mode="before")
     @classmethod
     def _lead_time(cls, value: Any) -> Any:
         if value is None or value == "auto":
             return None
-        return _duration(value)
+        return _duration(MAX_LEAD_TIME)(value)
 
     @model_validator(mode="after")
     def _targets(self) -> TrafficEventSpec:
@@ -177,7 +225,9 @@ class TrafficEventSpec(_Model):
             wanted = target.replicas
         elif self.expected_peak is not None and target.capacity_per_replica is not None:
             load = self.expected_peak * target.share * (1 + self.headroom)
-            wanted = math.ceil(round(load / target.capacity_per_replica, 9))
+            needed = load / target.capacity_per_replica  # inf for a tiny capacity: capped
+            too_many = not math.isfinite(needed) or needed > target.max_replicas
+            wanted = target.max_replicas if too_many else math.ceil(round(needed, 9))
         else:
             wanted = target.min_replicas
         return max(target.min_replicas, min(target.max_replicas, wanted))
