@@ -222,3 +222,26 @@ def test_wish_combines_floor_and_metric(
         event.targets[0], floor, sample_value=sample, metric_failed=failed, last_desired=last
     )
     assert (wish.desired, wish.reason) == (desired, reason)
+
+
+def test_a_learned_lead_time_longer_than_a_day_is_taken_as_a_day() -> None:
+    # Pods that once took two days to be Ready must not pre-warm two days ahead (or overflow).
+    plan = plan_event(spec(), now=at(-25 * 60), lead_time=timedelta(days=2))
+    assert plan.lead_time == timedelta(hours=24)
+    assert plan.stage is Stage.SCHEDULED
+    assert plan_event(spec(), now=at(-24 * 60), lead_time=timedelta.max).stage is Stage.PREWARMING
+
+
+def test_a_begun_prewarm_is_kept_while_earlier_occurrences_cool_down() -> None:
+    # Every 2 minutes, cooling 15 m; the 10:30 pre-warm began at 10:28:30 (lead 90 s), and
+    # the learned lead time has since shrunk to 10 s.
+    event = spec(schedule={"cron": "*/2 * * * *", "duration": "30s"}, cooldown="15m")
+    start = datetime(2026, 11, 21, 10, 30, tzinfo=UTC)
+    begun = (start, start - timedelta(seconds=90))
+    now = start - timedelta(seconds=60)
+    plan = plan_event(event, now=now, lead_time=timedelta(seconds=10), prewarm_started=begun)
+    assert plan.stage is Stage.PREWARMING
+    assert plan.timeline is not None
+    assert plan.timeline.occurrence.start == start
+    assert plan.lead_time == timedelta(seconds=90)
+    assert plan.floors[("Deployment", "api")] == 288
