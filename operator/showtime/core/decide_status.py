@@ -67,9 +67,9 @@ def stage_targets(
             found is not None
             and found.reason is Reason.HAND_BACK
             and not found.held
-            and (found.writes or found.state is not None)
+            and found.state is not None
         ):
-            desired, reason = found.desired, Reason.HAND_BACK  # still stepping down
+            desired, reason = found.desired, Reason.HAND_BACK  # still stepping down after this
         metric = None
         if target.metric is not None:
             metric = metric_report(target.metric.query, results.get(target.metric.query))

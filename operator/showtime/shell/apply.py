@@ -101,7 +101,10 @@ class Applier:
         except Exception as exc:
             report.errors += 1
             log.warning(
-                "status not written", namespace=write.namespace, event=write.name, error=str(exc)
+                "status not written",
+                namespace=write.namespace,
+                trafficevent=write.name,
+                error=str(exc),
             )
 
     async def _send(self, call: Awaitable[Any], report: ApplyReport, kind: str, verb: str) -> None:
