@@ -19,6 +19,7 @@ steady one's (restarts, kills and another event's failure change no decision).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 from collections.abc import Iterator
@@ -32,8 +33,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from showtime.core.planner import plan_event
-from showtime.core.spec import parse_spec
 from showtime.core.samples import FailureReason, MetricFailure, Sample
+from showtime.core.spec import parse_spec
 from showtime.shell.reconciler import Reconciler
 from tests.support.fakes import Clock, FakeCluster, FakeMetrics
 from tests.support.faults import FailingGateway, OperatorKilled
@@ -186,10 +187,8 @@ class TickMachine(RuleBasedStateMachine):
         run(self.steady)
         if kill_after is not None:
             dying = FailingGateway(self.chaos_cluster, fail_after=kill_after)
-            try:
+            with contextlib.suppress(OperatorKilled):
                 run(self.reconciler(dying))
-            except OperatorKilled:
-                pass
         run(self.reconciler(self.chaos_cluster))  # a restarted operator
         for target in TARGETS:
             after = self.count(self.steady_cluster, target)
