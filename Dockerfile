@@ -22,12 +22,19 @@ COPY pyproject.toml README.md ./
 COPY operator/showtime ./operator/showtime
 # pip reaches the package index the way the build host does when the build is given the
 # host's pip configuration as secrets (hack/image.sh does): they are mounted for this RUN
-# only and never land in a layer. The pip cache is a build cache, not part of the image.
+# only and never land in a layer. Wheels are kept in a build cache (not in the image) and
+# the index is asked only when they do not satisfy pyproject.toml (an index that sends no
+# cache headers leaves pip's own HTTP cache empty).
 RUN --mount=type=cache,target=/root/.cache/pip \
     --mount=type=secret,id=pip.conf \
     --mount=type=secret,id=pip-ca.crt \
     if [ -s /run/secrets/pip.conf ]; then export PIP_CONFIG_FILE=/run/secrets/pip.conf; fi \
- && python -m pip wheel --wheel-dir /wheels . \
+ && cached=/root/.cache/pip/wheelhouse \
+ && mkdir -p "${cached}" \
+ && { python -m pip wheel --no-index --find-links "${cached}" --wheel-dir /wheels . \
+      || { python -m pip wheel --find-links "${cached}" --wheel-dir "${cached}" . setuptools wheel \
+           && rm -f "${cached}"/showtime-*.whl \
+           && python -m pip wheel --no-index --find-links "${cached}" --wheel-dir /wheels . ; } ; } \
  && python -m venv /opt/showtime \
  && /opt/showtime/bin/python -m pip install --no-index --find-links /wheels showtime \
  && /opt/showtime/bin/python -m pip uninstall --yes pip \
