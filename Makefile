@@ -69,4 +69,5 @@ demo-down: ## stop the demo's operator and load source, delete namespace demo (t
 .PHONY: bench
 bench: venv cluster ## benchmarks that print numbers: a tick over 1,000 events (in memory, then on the local cluster)
 	$(BIN)/python -m benchmarks.tick_scale
+	$(BIN)/python -m benchmarks.pod_cache
 	eval "$$(hack/cluster.sh env)" && $(BIN)/python -m benchmarks.tick_scale --cluster

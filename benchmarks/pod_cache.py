@@ -9,9 +9,10 @@ holds every pod), and after lead-time learning over them (``StartupMemory.observ
   service-account volume, five conditions, a container status) from an in-process list
   function, in the API server's pages. No cluster; the same numbers on every machine.
 * ``--cluster``: the pods really exist on the cluster of ``KUBECONFIG`` (the local kwok
-  cluster): Deployments in a scratch namespace, scaled until 20,000 pods exist, on
-  temporary kwok nodes that take them; the informer lists them from the API server.
-  Everything it created is deleted at the end. Creation is bounded in time.
+  cluster): Deployments in a scratch namespace on temporary kwok nodes (``pod_fleet``);
+  the informer lists them from the API server. Everything it created is deleted at the
+  end; every wait is bounded. On a 2-core machine this takes 10 to 15 minutes (kwok
+  readies a few dozen pods a second), so ``make bench`` runs the fake list.
 """
 
 from __future__ import annotations
