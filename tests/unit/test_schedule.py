@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from showtime.core.planner import Stage, plan_event
+from showtime.core.schedule import first_start_after, latest_start_at_or_before
 from showtime.core.spec import TrafficEventSpec, parse_spec
 
 API = ("Deployment", "api")
@@ -71,6 +72,21 @@ def test_every_minute_with_a_day_of_cooldown_plans_quickly() -> None:
     assert plan.floors[API] == 10
     assert plan.stage is Stage.LIVE
     assert each < 0.005, f"plan_event took {each * 1000:.2f} ms"
+
+
+def test_the_repeated_hour_of_a_fall_back_day() -> None:
+    # 02:30 happens twice in Berlin on 2026-10-25 and fires once, at the first (00:30 UTC).
+    # At 02:08 of the second pass (01:08 UTC) that occurrence is live; the next is tomorrow.
+    event = cron_spec("30 2 * * *", timeZone="Europe/Berlin", duration="1h", cooldown="0s")
+    now = datetime(2026, 10, 25, 1, 8, tzinfo=UTC)
+    assert latest_start_at_or_before(event.schedule, now) == datetime(
+        2026, 10, 25, 0, 30, tzinfo=UTC
+    )
+    assert first_start_after(event.schedule, now) == datetime(2026, 10, 26, 1, 30, tzinfo=UTC)
+    plan = plan_event(event, now=now, lead_time=timedelta(minutes=5))
+    assert plan.stage is Stage.LIVE
+    assert plan.timeline is not None
+    assert plan.timeline.occurrence.start == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
 
 
 CRONS = [
@@ -130,3 +146,55 @@ def test_full_floor_from_start_minus_lead_to_the_end_of_every_occurrence(
     plan = plan_event(event, now=now, lead_time=lead)
     assert plan.floors[API] == 10, (start, now)
     assert plan.stage in (Stage.PREWARMING, Stage.LIVE)
+
+
+TRANSITIONS = [  # 2026 DST changes in ZONES, and an ordinary day
+    datetime(2026, 3, 8, 7, tzinfo=UTC),
+    datetime(2026, 3, 29, 1, tzinfo=UTC),
+    datetime(2026, 4, 4, 15, tzinfo=UTC),
+    datetime(2026, 10, 3, 15, tzinfo=UTC),
+    datetime(2026, 10, 25, 1, tzinfo=UTC),
+    datetime(2026, 11, 1, 6, tzinfo=UTC),
+    datetime(2026, 6, 1, 12, tzinfo=UTC),
+]
+
+
+LONGEST_GAP = {
+    "*/5 9-17 * * 1-5": timedelta(days=4),
+    "0 19 * * 1-5": timedelta(days=4),
+    "30 2 * * *": timedelta(days=2),
+    "0 */6 * * *": timedelta(hours=8),
+    "0 0 1 * *": timedelta(days=32),
+    "0 0 29 2 *": timedelta(days=8 * 366),
+    "0-59 2 * * *": timedelta(days=2),
+    "30 1 * * 0": timedelta(days=8),
+    "45 2 * * *": timedelta(days=2),
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    cron=st.sampled_from([*CRONS, "0-59 2 * * *", "30 1 * * 0", "45 2 * * *"]),
+    # Not Lord Howe: cronsim walking across its half-hour fall-back skips the 06:00 of
+    # "0 */6 * * *", so a long walk is no reference there (the lookups start near the instant).
+    zone=st.sampled_from([z for z in ZONES if z != "Australia/Lord_Howe"]),
+    around=st.sampled_from(TRANSITIONS),
+    offset_s=st.integers(-5 * 3600, 5 * 3600),
+    micro=st.sampled_from([0, 1, 999_999]),
+)
+def test_neighbouring_starts_agree_with_walking_the_cron_forward(
+    cron: str, zone: str, around: datetime, offset_s: int, micro: int
+) -> None:
+    schedule = cron_spec(cron, timeZone=zone).schedule
+    instant = around + timedelta(seconds=offset_s, microseconds=micro)
+    back = LONGEST_GAP.get(cron, timedelta(hours=2))  # walking from here sees the previous one
+    before, after = None, None
+    for local in CronSim(cron, (instant - back).astimezone(ZoneInfo(zone))):
+        start = local.astimezone(UTC)
+        if start > instant:
+            after = start
+            break
+        if start > (before or start - timedelta(1)):
+            before = start
+    assert latest_start_at_or_before(schedule, instant) == before
+    assert first_start_after(schedule, instant) == after
