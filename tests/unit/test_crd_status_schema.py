@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from showtime.core.leadtime import StartupMemory
 from showtime.core.planner import Reason, plan_event
 from showtime.core.spec import parse_spec
 from showtime.core.status import MetricReport, StatusInput, TargetReport, build_status
@@ -44,7 +45,28 @@ def test_status_fields_are_in_the_schema() -> None:
     now = START + timedelta(seconds=5)
     plan = plan_event(spec, now=now, lead_time=timedelta(minutes=5))
     metric = MetricReport("q", value=1.0, timestamp=START)
-    report = TargetReport("Deployment", "api", True, "Replicas", 3, 3, Reason.METRIC, 3, metric)
+    workload = ("live", "StatefulSet", "api")
+    memory = StartupMemory.from_records(
+        [
+            (
+                workload,
+                {"recent": [{"pod": "a1", "seconds": 12.5, "readyAt": "2026-12-31T11:00:00Z"}]},
+            )
+        ]
+    )
+    estimate = memory.estimate(workload, default=timedelta(minutes=5), pods_to_add=3, ordered=True)
+    report = TargetReport(
+        "StatefulSet",
+        "api",
+        True,
+        "Replicas",
+        3,
+        3,
+        Reason.METRIC,
+        3,
+        metric,
+        lead_time=memory.to_record(workload, estimate),
+    )
     status, _ = build_status({}, StatusInput(1, plan, None, (report,)), now=now)
     assert "preWarmCheckedFor" in status
     assert undeclared(status, schema, "status") == []

@@ -357,3 +357,60 @@ def test_a_poke_from_another_thread_wakes_the_loop_at_once() -> None:
         return (ticks[1] - poked_at) if len(ticks) > 1 else float("inf")
 
     assert asyncio.run(scenario()) < 2.0
+
+
+# 5. Lead time is learned right --------------------------------------------------------------
+
+
+def ready_pod(name: str, owner_kind: str, owner: str, created: datetime, took: float) -> Any:
+    ready_at = created + timedelta(seconds=took)
+    return {
+        "metadata": {
+            "name": name,
+            "namespace": "live",
+            "uid": f"uid-{name}",
+            "creationTimestamp": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "ownerReferences": [{"kind": owner_kind, "name": owner}],
+        },
+        "status": {
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "True",
+                    "lastTransitionTime": ready_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                }
+            ],
+            "containerStatuses": [{"restartCount": 0}],
+        },
+    }
+
+
+def test_a_learned_lead_time_is_in_status_and_survives_restart_and_pod_deletion() -> None:
+    cluster, clock = FakeCluster(), Clock(START - timedelta(hours=1))
+    cluster.add_deployment("api", 2)
+    cluster.add_event("speech", event_spec(leadTime="auto"))
+    created = START - timedelta(hours=2)
+    cluster.pods = [
+        ready_pod(f"api-7f9-{i}", "ReplicaSet", "api-7f9", created, 20) for i in range(3)
+    ]
+    tick(make(cluster, clock))
+    record = cluster.status("speech")["targets"][0]["leadTime"]
+    assert (record["seconds"], record["learned"], record["samples"]) == (60, True, 3)
+    assert cluster.status("speech")["leadTimeSeconds"] == 60
+    cluster.pods = []  # the pods are gone (a rollout), and the operator restarts
+    clock.now += timedelta(minutes=1)
+    tick(make(cluster, clock))
+    assert cluster.status("speech")["leadTimeSeconds"] == 60  # not the 5 min default
+
+
+def test_an_ordered_statefulset_lead_time_grows_with_the_pods_to_add() -> None:
+    cluster, clock = FakeCluster(), Clock(START - timedelta(hours=1))
+    cluster.add_deployment("db", 1, kind="StatefulSet")
+    spec = event_spec(leadTime="auto")
+    spec["targets"] = [{"kind": "StatefulSet", "name": "db", "replicas": 5, "maxReplicas": 10}]
+    cluster.add_event("speech", spec)
+    created = START - timedelta(hours=2)
+    cluster.pods = [ready_pod("db-0", "StatefulSet", "db", created, 20)]
+    tick(make(cluster, clock))
+    # Four pods to add, one after another: 4 x 20 s x 1.5 + 30 s.
+    assert cluster.status("speech")["leadTimeSeconds"] == 150

@@ -25,6 +25,7 @@ from typing import Any
 
 from showtime.core.decide_status import event_status, metric_report, stage_targets
 from showtime.core.handback import ALL_ANNOTATIONS, read_annotations
+from showtime.core.leadtime import LeadTimeEstimate
 from showtime.core.observed import (
     Decisions,
     EventKey,
@@ -69,6 +70,7 @@ class EventDecision:
     error: str | None = None  # the event is Invalid (or holds on its last valid spec)
     wishes: dict[tuple[str, str], TargetWish] = field(default_factory=dict)
     frozen: dict[tuple[str, str], int] = field(default_factory=dict)  # held, plan failed
+    lead_times: dict[tuple[str, str], LeadTimeEstimate] = field(default_factory=dict)  # auto
 
     @property
     def involved(self) -> Involved:
@@ -138,9 +140,9 @@ def _plan(event: ObservedEvent, observed: Observed) -> EventDecision:
     if spec is None:
         return decision
     try:
-        learned = {
-            t.key: observed.lead_times.get((event.namespace, t.kind, t.name)) for t in spec.targets
-        }
+        if spec.lead_time is None:
+            decision.lead_times = _estimates(event.namespace, spec, observed)
+        learned = {key: estimate.value for key, estimate in decision.lead_times.items()}
         lead = effective_lead_time(spec, learned, observed.default_lead_time)
         started = None
         start_at = parse_timestamp(event.status.get("nextStart"))
@@ -154,6 +156,24 @@ def _plan(event: ObservedEvent, observed: Observed) -> EventDecision:
         if _was_holding(event):
             decision.frozen = _last_desired(event)
     return decision
+
+
+def _estimates(
+    namespace: str, spec: TrafficEventSpec, observed: Observed
+) -> dict[tuple[str, str], LeadTimeEstimate]:
+    """Each target's lead time from its pods' start-up, for the pods its floor adds."""
+    found = {}
+    for target in spec.targets:
+        key = (namespace, target.kind, target.name)
+        workload = observed.workloads.get(key)
+        current = workload.replicas if workload is not None else 0
+        found[target.key] = observed.startup.estimate(
+            key,
+            default=observed.default_lead_time,
+            pods_to_add=max(1, spec.floor_of(target) - current),
+            ordered=workload is not None and workload.ordered_ready,
+        )
+    return found
 
 
 def _was_holding(event: ObservedEvent) -> bool:

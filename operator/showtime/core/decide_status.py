@@ -74,6 +74,8 @@ def stage_targets(
         if target.metric is not None:
             metric = metric_report(target.metric.query, results.get(target.metric.query))
         hpa = workload.hpa if workload is not None else None
+        estimate = decision.lead_times.get(target.key)
+        record = observed.startup.to_record(key, estimate) if estimate is not None else None
         reports.append(
             TargetReport(
                 kind=target.kind,
@@ -85,6 +87,7 @@ def stage_targets(
                 reason=reason,
                 floor=spec.floor_of(target),
                 metric=metric,
+                lead_time=record,
             )
         )
     return tuple(reports)

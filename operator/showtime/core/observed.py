@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from showtime.core.leadtime import StartupMemory
 from showtime.core.spec import TrafficEventSpec
 from showtime.core.targets import HpaView
 
@@ -69,7 +70,7 @@ class Observed:
     events: tuple[ObservedEvent, ...]
     workloads: Mapping[WorkloadKey, ObservedWorkload]
     default_lead_time: timedelta
-    lead_times: Mapping[WorkloadKey, timedelta] = field(default_factory=dict)  # learned only
+    startup: StartupMemory = field(default_factory=StartupMemory)  # what pods taught
 
 
 @dataclass(frozen=True)

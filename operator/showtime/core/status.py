@@ -54,6 +54,7 @@ class TargetReport:
     floor: int = 0  # the full floor, for the PreWarmed check
     metric: MetricReport | None = None
     message: str = ""
+    lead_time: Mapping[str, Any] | None = None  # leadtime.StartupMemory.to_record (auto only)
 
 
 @dataclass(frozen=True)
@@ -313,6 +314,8 @@ def _target_status(report: TargetReport) -> dict[str, Any]:
     }
     if report.message:
         entry["message"] = report.message
+    if report.lead_time is not None:
+        entry["leadTime"] = dict(report.lead_time)
     metric = report.metric
     if metric is not None and metric.value is not None and metric.timestamp is not None:
         entry["metric"] = {

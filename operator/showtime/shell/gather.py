@@ -17,7 +17,7 @@ import structlog
 
 from showtime.cluster.kube import Snapshot
 from showtime.core.handback import ALL_ANNOTATIONS
-from showtime.core.leadtime import learn_lead_time, pod_time_to_ready
+from showtime.core.leadtime import StartupMemory
 from showtime.core.observed import EventKey, Observed, ObservedEvent, ObservedWorkload, WorkloadKey
 from showtime.core.spec import SpecError, TrafficEventSpec, parse_spec
 from showtime.core.targets import HpaView
@@ -36,22 +36,12 @@ def parse_safely(raw: Any) -> Parsed:
         return None, f"the spec cannot be read: {type(exc).__name__}: {exc}"
 
 
-def pod_owner(pod: Mapping[str, Any]) -> WorkloadKey | None:
-    """The Deployment or StatefulSet a pod belongs to, from its owner reference."""
-    meta = pod.get("metadata", {})
-    for ref in meta.get("ownerReferences") or []:
-        if ref.get("kind") == "ReplicaSet" and "-" in ref.get("name", ""):
-            return (meta.get("namespace", ""), "Deployment", ref["name"].rsplit("-", 1)[0])
-        if ref.get("kind") == "StatefulSet":
-            return (meta.get("namespace", ""), "StatefulSet", ref.get("name", ""))
-    return None
-
-
 class Gatherer:
     def __init__(self, default_lead_time: timedelta) -> None:
         self._default_lead = default_lead_time
         self._specs: dict[tuple[str, int], Parsed] = {}
         self._held: dict[str, tuple[Any, Parsed]] = {}
+        self._startup: StartupMemory | None = None  # None until seeded from status
 
     def observe(self, snap: Snapshot, now: datetime, releasing: set[EventKey]) -> Observed:
         events = []
@@ -72,7 +62,7 @@ class Gatherer:
             events=tuple(events),
             workloads=workloads,
             default_lead_time=self._default_lead,
-            lead_times=self._learn(snap.pods),
+            startup=self._learn(events, snap.pods, now),
         )
 
     def _event(self, obj: Mapping[str, Any], releasing: set[EventKey]) -> ObservedEvent:
@@ -115,18 +105,20 @@ class Gatherer:
         for uid in [u for u in self._held if u not in uids]:
             del self._held[uid]
 
-    def _learn(self, pods: list[dict[str, Any]]) -> dict[WorkloadKey, timedelta]:
-        durations: dict[WorkloadKey, list[timedelta]] = {}
-        for pod in pods:
-            owner = pod_owner(pod)
-            took = pod_time_to_ready(pod) if owner is not None else None
-            if owner is not None and took is not None:
-                durations.setdefault(owner, []).append(took)
-        learned = {
-            key: learn_lead_time(values, default=self._default_lead)
-            for key, values in durations.items()
-        }
-        return {key: lead.value for key, lead in learned.items() if lead.learned}
+    def _learn(
+        self, events: list[ObservedEvent], pods: list[dict[str, Any]], now: datetime
+    ) -> StartupMemory:
+        """What pods taught so far; a restarted operator first reads it back from status."""
+        if self._startup is None:
+            records = [
+                ((e.namespace, str(t.get("kind")), str(t.get("name"))), t["leadTime"])
+                for e in events
+                for t in e.status.get("targets") or []
+                if isinstance(t, Mapping) and isinstance(t.get("leadTime"), Mapping)
+            ]
+            self._startup = StartupMemory.from_records(records, now)
+        self._startup = self._startup.observe(pods, now)
+        return self._startup
 
 
 def _workload(
