@@ -17,6 +17,7 @@ elsewhere) are gone and their finalizers released.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import subprocess
@@ -30,7 +31,8 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client import ApiException
 
-from showtime.cluster.kube import GROUP, PLURAL, VERSION
+from showtime.cluster.kube import GROUP, PLURAL, VERSION, KubeGateway
+from showtime.cluster.requests import event_body
 from showtime.shell.handlers import FINALIZER
 from tests.support.environment import unavailable
 from tests.support.kube import POD_READY_DELAY, deployment
@@ -248,7 +250,7 @@ def test_installed_operator_prewarms_and_hands_back_under_its_service_account(
         obj = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "launch")
         return dict(obj.get("status") or {})
 
-    # Pre-warm: the Deployment is scaled (deployments/scale), annotated for hand-back
+    # Pre-warm: the Deployment is scaled and annotated for hand-back in one merge patch
     # (deployments patch), the status written (trafficevents/status), events posted
     # (events create).
     wait_for(
@@ -409,7 +411,26 @@ def test_the_service_account_may_do_what_the_operator_needs(
     hpa.list_horizontal_pod_autoscaler_for_all_namespaces(resource_version="0")
     core.list_pod_for_all_namespaces(resource_version="0")
     custom.list_cluster_custom_object(GROUP, VERSION, PLURAL)
-    # And a scale write through the subresource.
+    # And the writes of a tick, through the operator's own gateway: one merge patch with a
+    # precondition, an Event created and then aggregated (patched).
     apps_v1.create_namespaced_deployment(namespace, deployment("web", 1))
-    apps.patch_namespaced_deployment_scale("web", namespace, {"spec": {"replicas": 2}})
+    gateway = KubeGateway(namespace, api=sa_api)
+    seen = apps_v1.read_namespaced_deployment("web", namespace).metadata.resource_version
+    asyncio.run(
+        gateway.patch_workload(
+            (namespace, "Deployment", "web"),
+            annotations={"showtime.dev/e2e": "1"},
+            replicas=2,
+            resource_version=seen,
+        )
+    )
     assert apps_v1.read_namespaced_deployment("web", namespace).spec.replicas == 2
+    involved = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": "web",
+        "namespace": namespace,
+    }
+    body = event_body(involved, "Normal", "Scaled", "1 -> 2", datetime.now(UTC))
+    created = asyncio.run(gateway.create_event(body))
+    asyncio.run(gateway.patch_event(namespace, created["metadata"]["name"], {"count": 2}))

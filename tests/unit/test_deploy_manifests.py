@@ -64,8 +64,6 @@ ALLOWED = {
     ("showtime.dev", "trafficevents/status"): {"patch"},
     ("apps", "deployments"): {"list", "watch", "patch"},
     ("apps", "statefulsets"): {"list", "watch", "patch"},
-    ("apps", "deployments/scale"): {"patch"},
-    ("apps", "statefulsets/scale"): {"patch"},
     ("autoscaling", "horizontalpodautoscalers"): {"list", "watch", "patch"},
     ("", "pods"): {"list", "watch"},
     ("", "events"): {"create", "patch"},
