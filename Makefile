@@ -39,6 +39,10 @@ N ?= 3
 e2e-repeat: venv cluster ## the e2e suite N times (N=3) on the same cluster, then failures per test
 	eval "$$(hack/cluster.sh env)" && E2E_WORKERS=$(E2E_WORKERS) hack/e2e-repeat.sh $(N)
 
+.PHONY: image
+image: ## build the operator image showtime:dev (Docker if its daemon runs, else buildah, no daemon; hack/image.sh)
+	@hack/image.sh
+
 .PHONY: test
 test: lint unit e2e ## the whole suite: lint, unit, then e2e on the local cluster
 

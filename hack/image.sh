@@ -196,6 +196,11 @@ PY
 
 build_with_buildah() {
   ensure_tools buildah:buildah podman:podman debootstrap:debootstrap
+  # One build at a time (e2e workers may each ask for the image): the others wait, then
+  # find the base and the layers cached.
+  mkdir -p "${BASE_DIR}"
+  exec 9>"${BASE_DIR}/.build.lock"
+  flock 9
   ensure_base
   local scratch ca
   scratch="$(mktemp -d)"

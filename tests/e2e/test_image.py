@@ -23,6 +23,7 @@ import pytest
 
 from showtime.cluster.kube import GROUP, PLURAL, VERSION
 from tests.support.image import (
+    BUILD_TIMEOUT,
     RUN_AS,
     ImageOperator,
     build_image,
@@ -42,7 +43,14 @@ from tests.support.trafficevents import (
 )
 from tests.support.wait import wait_for
 
-pytestmark = [pytest.mark.e2e, pytest.mark.local_cluster]
+# serial: the first `make image` on a machine builds a base and every wheel, two cores'
+# worth of work that would skew the timing of the tests beside it. The timeout covers it.
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.local_cluster,
+    pytest.mark.serial,
+    pytest.mark.timeout(BUILD_TIMEOUT + 300),
+]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
