@@ -68,18 +68,23 @@ def peak_rss_mib() -> float:
 async def run_ticks(
     reconciler: Reconciler, metrics: ConstantMetrics, ticks: int, pause: float = 0.0
 ) -> None:
-    durations, writes = [], []
+    durations, writes, posted = [], [], []
     for _ in range(ticks):
         report = await reconciler.tick()
         durations.append(report.seconds)
         writes.append(report.writes)
+        posted.append(report.events_posted)
         await asyncio.sleep(pause)
     first, steady = durations[0], durations[1:] or durations
-    print(f"first tick (takes hold, writes): {first * 1000:.0f} ms, {writes[0]} writes")
+    print(
+        f"first tick (takes hold, writes): {first * 1000:.0f} ms, {writes[0]} writes, "
+        f"{posted[0]} Kubernetes Events"
+    )
     print(
         f"steady ticks: median {statistics.median(steady) * 1000:.0f} ms, "
         f"max {max(steady) * 1000:.0f} ms over {len(steady)} ticks; "
-        f"writes after the first two ticks: {sum(writes[2:])}"
+        f"writes after the first two ticks: {sum(writes[2:])}, "
+        f"Events after the first two ticks: {sum(posted[2:])}"
     )
     print(f"metric queries per tick: {metrics.last_batch}")
     print(f"peak RSS: {peak_rss_mib():.0f} MiB")

@@ -31,6 +31,7 @@ class ApplyReport:
     status_writes: int = 0
     errors: int = 0
     conflicts: int = 0
+    events_posted: int = 0  # Kubernetes Events created or counted up
 
 
 class Applier:
@@ -42,7 +43,9 @@ class Applier:
     async def apply(self, decisions: Decisions, report: ApplyReport) -> None:
         await asyncio.gather(*(self._target(action, report) for action in decisions.targets))
         await asyncio.gather(*(self._status(write, report) for write in decisions.statuses))
-        report.errors += await self._recorder.post(decisions.notices)
+        posted, failed = await self._recorder.post(decisions.notices)
+        report.events_posted += posted
+        report.errors += failed
 
     async def _target(self, action: TargetAction, report: ApplyReport) -> None:
         namespace, kind, name = action.key

@@ -50,8 +50,8 @@ class EventRecorder:
         self._posted: dict[Key, _Posted] = {}
         self._slots = asyncio.Semaphore(concurrency)
 
-    async def post(self, notices: Iterable[Notice]) -> int:
-        """Post (or count) each distinct notice; returns how many could not be posted."""
+    async def post(self, notices: Iterable[Notice]) -> tuple[int, int]:
+        """Post (or count) each distinct notice; returns (Events written, not written)."""
         now = self._clock()
         self._prune(now)
         distinct: dict[Key, tuple[Notice, int]] = {}
@@ -72,7 +72,8 @@ class EventRecorder:
         results = await asyncio.gather(
             *(self._one(key, notice, times, now) for key, (notice, times) in distinct.items())
         )
-        return sum(1 for ok in results if not ok)
+        failed = sum(1 for ok in results if not ok)
+        return len(results) - failed, failed
 
     async def _one(self, key: Key, notice: Notice, times: int, now: datetime) -> bool:
         previous = self._posted.get(key)

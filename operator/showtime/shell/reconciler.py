@@ -41,6 +41,7 @@ class TickReport:
     status_writes: int = 0
     errors: int = 0
     conflicts: int = 0
+    events_posted: int = 0
     seconds: float = 0.0
 
 
@@ -133,6 +134,7 @@ class Reconciler:
         report.status_writes = applied.status_writes
         report.errors = applied.errors + len(decisions.failures)
         report.conflicts = applied.conflicts
+        report.events_posted = applied.events_posted
         self._record_gauges(observed, decisions)
 
     async def _query(self, queries: set[str]) -> Mapping[str, MetricResult]:
