@@ -124,8 +124,10 @@ ensure_base() {
     log "debootstrap ${IMAGE_BASE_SUITE} (${IMAGE_BASE_PACKAGES}) from ${mirror} (about a minute, once)"
     local rootfs keyring=()
     rootfs="$(mktemp -d "${BASE_DIR}/.rootfs.XXXXXX")"
-    # shellcheck disable=SC2064  # expand now: the trap must remove this very directory
-    trap "rm -rf '${rootfs}' '${tarball}.tmp'" EXIT
+    # Expand now: the trap removes this very directory. --one-file-system: never into
+    # a /proc, /sys or /dev that a failed debootstrap left mounted inside it.
+    # shellcheck disable=SC2064
+    trap "rm -rf --one-file-system '${rootfs}' '${tarball}.tmp'" EXIT
     [[ -f /usr/share/keyrings/debian-archive-keyring.gpg ]] &&
       keyring=(--keyring /usr/share/keyrings/debian-archive-keyring.gpg)
     debootstrap --variant=minbase "${keyring[@]}" --include="${IMAGE_BASE_PACKAGES}" \
@@ -138,7 +140,7 @@ ensure_base() {
     : >"${rootfs}/etc/hostname"
     tar --numeric-owner --xattrs -C "${rootfs}" -cf "${tarball}.tmp" .
     mv "${tarball}.tmp" "${tarball}"
-    rm -rf "${rootfs}"
+    rm -rf --one-file-system "${rootfs}"
     trap - EXIT
   fi
   log "importing ${tarball##*/} as ${BASE_IMAGE}"
