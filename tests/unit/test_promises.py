@@ -414,3 +414,31 @@ def test_an_ordered_statefulset_lead_time_grows_with_the_pods_to_add() -> None:
     tick(make(cluster, clock))
     # Four pods to add, one after another: 4 x 20 s x 1.5 + 30 s.
     assert cluster.status("speech")["leadTimeSeconds"] == 150
+
+
+def test_an_event_that_cannot_be_planned_while_holding_freezes_its_targets() -> None:
+    """A failure inside planning never hands back what the event holds, tick after tick."""
+    cluster, clock = FakeCluster(), Clock(START + timedelta(minutes=1))
+    cluster.add_deployment("api", 2)
+    cluster.add_event("speech", event_spec())
+    reconciler = make(cluster, clock)
+    tick(reconciler)
+    assert cluster.replicas("api") == 10
+    import showtime.core.decide as decide_module
+
+    original = decide_module.plan_event
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise OverflowError("date value out of range")
+
+    decide_module.plan_event = broken  # type: ignore[assignment]
+    try:
+        for _ in range(3):
+            clock.now += timedelta(seconds=30)
+            tick(reconciler)
+    finally:
+        decide_module.plan_event = original
+    assert cluster.replicas("api") == 10
+    status = cluster.status("speech")
+    assert status["phase"] == "Invalid"
+    assert "date value out of range" in str(status["conditions"])

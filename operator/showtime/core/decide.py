@@ -21,10 +21,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from showtime.core.decide_status import event_status, metric_report, stage_targets
-from showtime.core.handback import ALL_ANNOTATIONS, read_annotations
+from showtime.core.handback import ALL_ANNOTATIONS, HELD_BY, read_annotations
 from showtime.core.leadtime import LeadTimeEstimate
 from showtime.core.observed import (
     Decisions,
@@ -81,8 +82,9 @@ class EventDecision:
 def queries_for(observed: Observed) -> set[str]:
     """The distinct metric queries this tick needs (evaluated once each by the shell)."""
     queries: set[str] = set()
+    holders = holders_index(observed)
     for event in observed.events:
-        decision = _plan(event, observed)
+        decision = _plan(event, observed, holders)
         if decision.spec is None or decision.plan is None or event.releasing:
             continue
         if decision.plan.stage in QUERYING_STAGES:
@@ -93,9 +95,12 @@ def queries_for(observed: Observed) -> set[str]:
 def decide(observed: Observed, results: Mapping[str, MetricResult]) -> Decisions:
     """Every write, status patch and Event of this tick, from what was observed."""
     failures: list[str] = []
-    events = [_wishes(_plan(event, observed), observed, results) for event in observed.events]
+    holders = holders_index(observed)
+    events = [
+        _wishes(_plan(event, observed, holders), observed, results) for event in observed.events
+    ]
     claims = _claims(events)
-    holders = {key: tuple(sorted(c.event for c in found)) for key, found in claims.items()}
+    holding = {key: tuple(sorted(c.event for c in found)) for key, found in claims.items()}
     targets: dict[WorkloadKey, TargetDecision] = {}
     actions: list[TargetAction] = []
     notices: list[Notice] = []
@@ -110,7 +115,7 @@ def decide(observed: Observed, results: Mapping[str, MetricResult]) -> Decisions
         targets[key] = decision
         if action is not None:
             actions.append(action)
-        notices.extend(_addressed(said, workload, holders.get(key, ()), by_name))
+        notices.extend(_addressed(said, workload, holding.get(key, ()), by_name))
     statuses: list[StatusWrite] = []
     for event_decision in events:
         if event_decision.event.releasing:
@@ -131,10 +136,10 @@ def decide(observed: Observed, results: Mapping[str, MetricResult]) -> Decisions
 # -- pass 1: each TrafficEvent -----------------------------------------------------------
 
 
-def _plan(event: ObservedEvent, observed: Observed) -> EventDecision:
+def _plan(event: ObservedEvent, observed: Observed, holders: frozenset[EventKey]) -> EventDecision:
     decision = EventDecision(event)
     spec, error = event.spec, event.spec_error
-    if spec is None and event.held_spec is not None and _was_holding(event):
+    if spec is None and event.held_spec is not None and _was_holding(event, holders):
         spec = event.held_spec  # an invalid edit mid-event: the last valid spec holds on
     decision.spec, decision.error = spec, error
     if spec is None:
@@ -153,7 +158,7 @@ def _plan(event: ObservedEvent, observed: Observed) -> EventDecision:
     except Exception as exc:  # an overflow or a date out of range: this event only
         decision.plan = None
         decision.error = f"cannot be planned: {type(exc).__name__}: {exc}"
-        if _was_holding(event):
+        if _was_holding(event, holders):
             decision.frozen = _last_desired(event)
     return decision
 
@@ -176,8 +181,21 @@ def _estimates(
     return found
 
 
-def _was_holding(event: ObservedEvent) -> bool:
-    return event.status.get("phase") in {s.value for s in HOLDING_STAGES}
+def _was_holding(event: ObservedEvent, holders: frozenset[EventKey]) -> bool:
+    """Its status says it holds, or a target's annotations name it among its holders."""
+    return event.status.get("phase") in _HOLDING_PHASES or event.key in holders
+
+
+_HOLDING_PHASES = frozenset(s.value for s in HOLDING_STAGES)
+
+
+def holders_index(observed: Observed) -> frozenset[EventKey]:
+    """Every TrafficEvent some target's ``held-by`` annotation names."""
+    found: set[EventKey] = set()
+    for workload in observed.workloads.values():
+        held = workload.annotations.get(HELD_BY, "")
+        found.update((workload.namespace, name) for name in held.split(",") if name)
+    return frozenset(found)
 
 
 def _last_desired(event: ObservedEvent) -> dict[tuple[str, str], int]:
@@ -225,19 +243,13 @@ def _claims(events: Iterable[EventDecision]) -> dict[WorkloadKey, list[Claim]]:
         percent = spec.scale_down.max_percent_per_minute if spec else 20
         for (kind, name), wish in decision.wishes.items():
             claims.setdefault((event.namespace, kind, name), []).append(
-                Claim(event.name, wish.desired, wish.reason, window or _zero(), percent)
+                Claim(event.name, wish.desired, wish.reason, window or timedelta(0), percent)
             )
         for (kind, name), value in decision.frozen.items():
             claims.setdefault((event.namespace, kind, name), []).append(
-                Claim(event.name, value, Reason.FLOOR, window or _zero(), percent)
+                Claim(event.name, value, Reason.FLOOR, window or timedelta(0), percent)
             )
     return claims
-
-
-def _zero() -> Any:
-    from datetime import timedelta
-
-    return timedelta(0)
 
 
 # -- pass 2: each target -----------------------------------------------------------------

@@ -137,12 +137,14 @@ def build_status(
         if previous.get("phase") != Stage.INVALID or _went_false(previous, READY, "InvalidSpec"):
             notices.append(Notice("Warning", "InvalidSpec", message))
         cond(READY, "False", "InvalidSpec", message)
+        # Targets an invalid event still holds (frozen when its plan failed) stay listed.
+        held = [t for t in data.targets if t.desired > 0]
         status: dict[str, Any] = {
             "observedGeneration": gen,
             "phase": Stage.INVALID.value,
-            "targets": [],
-            "desiredReplicas": 0,
-            "ready": "0/0",
+            "targets": [_target_status(t) for t in held],
+            "desiredReplicas": sum(t.desired for t in held),
+            "ready": f"{sum(min(t.ready, t.desired) for t in held)}/{sum(t.desired for t in held)}",
             "conditions": conditions,
         }
         return status, notices
