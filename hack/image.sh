@@ -18,7 +18,8 @@
 #
 # Settings (environment): IMAGE, SHOWTIME_IMAGE_BUILDER (docker|buildah; default: docker
 # when its daemon answers), SHOWTIME_DEBIAN_MIRROR (default: from /etc/apt/sources.list*),
-# PYTHON (the host Python whose pip configuration is carried, default python3).
+# PYTHON (the host Python whose pip configuration is carried, default python3),
+# SHOWTIME_IMAGE_IIDFILE (write the built image's ID there: the tag may move meanwhile).
 # Progress goes to stderr; stdout carries only the image name.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -210,7 +211,9 @@ build_with_buildah() {
   trap "rm -rf '${scratch}'" EXIT
   ca="$(host_pip_config "${scratch}/pip.conf")"
   log "buildah bud ${IMAGE} (base ${BASE_IMAGE})"
-  buildah bud --isolation chroot --layers \
+  local iid=()
+  [[ -n "${SHOWTIME_IMAGE_IIDFILE:-}" ]] && iid=(--iidfile "${SHOWTIME_IMAGE_IIDFILE}")
+  buildah bud --isolation chroot --layers "${iid[@]}" \
     --build-arg "PYTHON_IMAGE=${BASE_IMAGE}" \
     --build-arg "VERSION=$(package_version)" \
     --secret "id=pip.conf,src=${scratch}/pip.conf" \
@@ -223,7 +226,9 @@ build_with_buildah() {
 
 build_with_docker() {
   log "docker build ${IMAGE}"
-  docker build --build-arg "VERSION=$(package_version)" -t "${IMAGE}" "${REPO}" >&2
+  local iid=()
+  [[ -n "${SHOWTIME_IMAGE_IIDFILE:-}" ]] && iid=(--iidfile "${SHOWTIME_IMAGE_IIDFILE}")
+  docker build "${iid[@]}" --build-arg "VERSION=$(package_version)" -t "${IMAGE}" "${REPO}" >&2
 }
 
 builder="${SHOWTIME_IMAGE_BUILDER:-}"

@@ -36,7 +36,8 @@ BUILD_TIMEOUT = 1800  # cold: apt-get, debootstrap, every wheel from the index
 
 
 def build_image(log_path: Path) -> str:
-    """``hack/image.sh`` with buildah; the image's name. Skips (fails in CI) without the tools."""
+    """``hack/image.sh`` with buildah; the built image's ID (another checkout's build may
+    move the tag meanwhile). Skips (fails in CI) without the tools."""
     missing = [tool for tool in TOOLS if shutil.which(tool) is None]
     if os.geteuid() != 0:
         unavailable(
@@ -52,7 +53,12 @@ def build_image(log_path: Path) -> str:
         result = subprocess.run(
             [str(REPO_ROOT / "hack/image.sh")],
             cwd=REPO_ROOT,
-            env={**os.environ, "SHOWTIME_IMAGE_BUILDER": "buildah", "IMAGE": IMAGE},
+            env={
+                **os.environ,
+                "SHOWTIME_IMAGE_BUILDER": "buildah",
+                "IMAGE": IMAGE,
+                "SHOWTIME_IMAGE_IIDFILE": str(log_path.with_name("image.id")),
+            },
             capture_output=True,
             text=True,
             timeout=BUILD_TIMEOUT,
@@ -63,7 +69,7 @@ def build_image(log_path: Path) -> str:
     if result.returncode != 0:
         tail = "\n".join(result.stderr.splitlines()[-40:])
         raise AssertionError(f"`make image` failed (exit {result.returncode}):\n{tail}")
-    return result.stdout.strip().splitlines()[-1]
+    return log_path.with_name("image.id").read_text().strip()
 
 
 def image_config(image: str) -> dict[str, Any]:
