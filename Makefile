@@ -75,3 +75,12 @@ bench: venv cluster ## benchmarks that print numbers: a tick over 1,000 events (
 	$(BIN)/python -m benchmarks.tick_scale
 	$(BIN)/python -m benchmarks.pod_cache
 	eval "$$(hack/cluster.sh env)" && $(BIN)/python -m benchmarks.tick_scale --cluster
+
+BENCH_BURST_ARGS ?=
+.PHONY: bench-burst
+bench-burst: venv ## HPA, KEDA and Showtime side by side on a second, throw-away kwok cluster (~25 min; not in make test)
+	@$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/pip install -q matplotlib
+	@trap 'hack/bench-cluster.sh down' EXIT INT TERM; \
+	  hack/bench-cluster.sh up >/dev/null && \
+	  eval "$$(hack/bench-cluster.sh env)" && \
+	  $(BIN)/python -m benchmarks.burst --out $${SHOWTIME_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/showtime}/bench/result $(BENCH_BURST_ARGS)

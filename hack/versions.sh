@@ -9,3 +9,8 @@ BIN_DIR="${SHOWTIME_CACHE}/bin/k8s-${KUBE_VERSION}_etcd-${ETCD_VERSION}_kwok-${K
 # a Debian root filesystem with these packages; changing either builds a new base.
 IMAGE_BASE_SUITE="${IMAGE_BASE_SUITE:-bookworm}"
 IMAGE_BASE_PACKAGES="${IMAGE_BASE_PACKAGES:-python3,python3-venv,python3-pip,python-is-python3,ca-certificates}"
+# Only `make bench-burst` (hack/build-extras.sh) builds these, never `make cluster`/`make test`:
+# metrics-server (sigs.k8s.io/metrics-server) and KEDA (github.com/kedacore/keda/v2).
+METRICS_SERVER_VERSION="${METRICS_SERVER_VERSION:-v0.9.0}"
+KEDA_VERSION="${KEDA_VERSION:-v2.21.0}"
+EXTRAS_BIN_DIR="${SHOWTIME_CACHE}/bin/metrics-server-${METRICS_SERVER_VERSION}_keda-${KEDA_VERSION}"

@@ -1,0 +1,186 @@
+"""The Kubernetes objects of one ``make bench-burst`` variant (pure manifests as dicts).
+
+What lives here: four identical Deployments (same pods, same KWOK ready delay, same CPU
+request), each under one autoscaler: an autoscaling/v2 HPA on 70% CPU with the default
+behavior, a KEDA ScaledObject (cron window opening a fixed margin before the start with
+``desiredReplicas`` = Showtime's floor, plus a prometheus trigger on the same query),
+a Showtime TrafficEvent (``leadTime: auto``), and a TrafficEvent on top of an HPA (HPA mode).
+What does not: applying them or the load (``driver``, ``__main__``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from .scenario import Scenario
+
+AUTOSCALERS = ("hpa", "keda", "showtime", "showtime-hpa")
+READY_DELAY = "pod-ready.stage.kwok.x-k8s.io/delay"
+USAGE_CPU = "kwok.x-k8s.io/usage-cpu"
+
+
+@dataclass(frozen=True)
+class Knobs:
+    """What every variant shares besides the load curve."""
+
+    cpu_request_m: int = 500  # one replica at capacity uses exactly its request
+    min_replicas: int = 2
+    max_replicas: int = 60
+    hpa_cpu_target: int = 70
+    keda_margin: timedelta = timedelta(minutes=10)
+    metric_target_fraction: float = 1.0  # targetPerReplica = capacity × this (both tools)
+
+    def cost_m_per_request(self, scenario: Scenario) -> float:
+        return self.cpu_request_m / scenario.capacity
+
+
+def deployment(name: str, ready_delay_s: int, knobs: Knobs) -> dict[str, Any]:
+    labels = {"app": name}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "replicas": knobs.min_replicas,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {
+                    "labels": labels,
+                    "annotations": {READY_DELAY: str(ready_delay_s * 1000), USAGE_CPU: "1m"},
+                },
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "app",
+                            "image": "registry.k8s.io/pause:3.10",
+                            "resources": {"requests": {"cpu": f"{knobs.cpu_request_m}m"}},
+                        }
+                    ],
+                    "terminationGracePeriodSeconds": 1,
+                },
+            },
+        },
+    }
+
+
+def hpa(name: str, knobs: Knobs) -> dict[str, Any]:
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": name},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+            "minReplicas": knobs.min_replicas,
+            "maxReplicas": knobs.max_replicas,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {
+                            "type": "Utilization",
+                            "averageUtilization": knobs.hpa_cpu_target,
+                        },
+                    },
+                }
+            ],
+        },
+    }
+
+
+def _cron(moment: datetime) -> str:
+    return f"{moment.minute} {moment.hour} {moment.day} {moment.month} *"
+
+
+def scaled_object(
+    name: str, scenario: Scenario, start: datetime, query: str, prom_url: str, knobs: Knobs
+) -> dict[str, Any]:
+    opens = start - knobs.keda_margin
+    closes = start + timedelta(seconds=scenario.event_duration)
+    return {
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "ScaledObject",
+        "metadata": {"name": name},
+        "spec": {
+            "scaleTargetRef": {"name": name},
+            "minReplicaCount": knobs.min_replicas,
+            "maxReplicaCount": knobs.max_replicas,
+            "triggers": [
+                {
+                    "type": "cron",
+                    "metadata": {
+                        "timezone": "UTC",
+                        "start": _cron(opens.astimezone(UTC)),
+                        "end": _cron(closes.astimezone(UTC)),
+                        "desiredReplicas": str(scenario.floor()),
+                    },
+                },
+                {
+                    "type": "prometheus",
+                    "metadata": {
+                        "serverAddress": prom_url,
+                        "query": query,
+                        "threshold": _number(scenario.capacity * knobs.metric_target_fraction),
+                    },
+                },
+            ],
+        },
+    }
+
+
+def traffic_event(
+    name: str, target: str, scenario: Scenario, start: datetime, query: str, knobs: Knobs
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "showtime.dev/v1alpha1",
+        "kind": "TrafficEvent",
+        "metadata": {"name": name},
+        "spec": {
+            "schedule": {
+                "start": start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "duration": f"{int(scenario.event_duration)}s",
+            },
+            "leadTime": "auto",
+            "cooldown": f"{int(scenario.decay)}s",
+            "expectedPeak": scenario.peak,
+            "headroom": 0,
+            "targets": [
+                {
+                    "name": target,
+                    "capacityPerReplica": scenario.capacity,
+                    "minReplicas": knobs.min_replicas,
+                    "maxReplicas": knobs.max_replicas,
+                    "metric": {
+                        "query": query,
+                        "targetPerReplica": scenario.capacity * knobs.metric_target_fraction,
+                    },
+                }
+            ],
+        },
+    }
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def variant(
+    ready_delay_s: int,
+    scenario: Scenario,
+    start: datetime,
+    query: str,
+    prom_url: str,
+    knobs: Knobs,
+    with_keda: bool,
+) -> list[dict[str, Any]]:
+    """Every object of one variant (one namespace), Deployments first."""
+    names = [a for a in AUTOSCALERS if with_keda or a != "keda"]
+    objects = [deployment(n, ready_delay_s, knobs) for n in names]
+    objects += [hpa("hpa", knobs), hpa("showtime-hpa", knobs)]
+    if with_keda:
+        objects.append(scaled_object("keda", scenario, start, query, prom_url, knobs))
+    objects.append(traffic_event("showtime", "showtime", scenario, start, query, knobs))
+    objects.append(traffic_event("showtime-hpa", "showtime-hpa", scenario, start, query, knobs))
+    return objects
