@@ -35,7 +35,7 @@ run() {  # run PHASE MARKEXPR [pytest args...]: prints the wall time, returns py
 started=$SECONDS
 parallel=(-p no:xdist)
 if [[ "$workers" -gt 1 ]]; then
-  parallel=(-n "$workers" --dist worksteal)
+  parallel=(-n "$workers" --dist load --maxschedchunk 1)
 fi
 rc_parallel=0
 rc_serial=0

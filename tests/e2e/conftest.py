@@ -157,8 +157,9 @@ def crd(kube_api: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests that drive a live operator first: they wait on real schedules (minutes each).
 
-    Started first, they overlap the many short tests on the other xdist workers instead of
-    stretching the end of the run. The order within each group stays as collected.
+    Started first, they overlap the many short tests instead of stretching the end of the
+    run (``hack/e2e.sh`` hands them out one at a time: ``--maxschedchunk 1``). The order
+    within each group stays as collected.
     """
     items.sort(key=lambda item: "operator" not in getattr(item, "fixturenames", ()))
 

@@ -86,6 +86,18 @@ def event_reasons(core: Any, namespace: str, name: str) -> list[str]:
     return [e.reason for e in items]
 
 
+def event_count(core: Any, namespace: str, name: str, reason: str) -> int:
+    """How many times ``reason`` was reported on ``name``.
+
+    Repeats add to an Event's ``count`` (the operator aggregates them as client-go does)
+    rather than create new Events, so this sums the counts.
+    """
+    items = core.list_namespaced_event(
+        namespace, field_selector=f"involvedObject.name={name},reason={reason}"
+    ).items
+    return sum(int(e.count or 1) for e in items)
+
+
 def handed_back(apps: Any, namespace: str, name: str, original: int) -> bool:
     """The Deployment is back at its original count and carries no Showtime annotation."""
     return replicas(apps, namespace, name) == original and not showtime_annotations(
