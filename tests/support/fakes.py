@@ -282,7 +282,7 @@ class FakeCluster:
         namespace: str,
         name: str,
         *,
-        min_replicas: int,
+        min_replicas: int | None,
         resource_version: str | None = None,
     ) -> dict[str, Any]:
         body = hpa_patch(min_replicas, resource_version)

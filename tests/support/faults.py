@@ -74,7 +74,7 @@ class FailingGateway:
         namespace: str,
         name: str,
         *,
-        min_replicas: int,
+        min_replicas: int | None,
         resource_version: str | None = None,
     ) -> dict[str, Any]:
         self._gate("patch_hpa")

@@ -77,7 +77,7 @@ class Gateway(Protocol):
         namespace: str,
         name: str,
         *,
-        min_replicas: int,
+        min_replicas: int | None,  # None removes the field
         resource_version: str | None = None,
     ) -> dict[str, Any]: ...
 
@@ -255,7 +255,7 @@ class KubeGateway:
         namespace: str,
         name: str,
         *,
-        min_replicas: int,
+        min_replicas: int | None,
         resource_version: str | None = None,
     ) -> dict[str, Any]:
         answer = await self._send(

@@ -86,7 +86,7 @@ def workload_patch(
     return body
 
 
-def hpa_patch(min_replicas: int, resource_version: str | None) -> dict[str, Any]:
+def hpa_patch(min_replicas: int | None, resource_version: str | None) -> dict[str, Any]:
     body: dict[str, Any] = {"spec": {"minReplicas": min_replicas}}
     if resource_version is not None:
         body["metadata"] = {"resourceVersion": resource_version}

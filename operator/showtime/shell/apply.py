@@ -84,11 +84,10 @@ class Applier:
             )
 
     def _hpa(self, write: HpaWrite) -> Awaitable[Any]:
-        value: Any = write.min_replicas  # None removes the field (merge patch)
         return self._gateway.patch_hpa(
             write.namespace,
             write.name,
-            min_replicas=value,
+            min_replicas=write.min_replicas,  # None removes the field (merge patch)
             resource_version=write.resource_version or None,
         )
 
