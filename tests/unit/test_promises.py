@@ -13,6 +13,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from showtime.shell.reconciler import Reconciler
 from showtime.sources.metricsource import FailureReason, MetricFailure, Sample
 from tests.support.fakes import Clock, FakeCluster, FakeMetrics
@@ -416,7 +418,9 @@ def test_an_ordered_statefulset_lead_time_grows_with_the_pods_to_add() -> None:
     assert cluster.status("speech")["leadTimeSeconds"] == 150
 
 
-def test_an_event_that_cannot_be_planned_while_holding_freezes_its_targets() -> None:
+def test_an_event_that_cannot_be_planned_while_holding_freezes_its_targets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """A failure inside planning never hands back what the event holds, tick after tick."""
     cluster, clock = FakeCluster(), Clock(START + timedelta(minutes=1))
     cluster.add_deployment("api", 2)
@@ -424,20 +428,15 @@ def test_an_event_that_cannot_be_planned_while_holding_freezes_its_targets() -> 
     reconciler = make(cluster, clock)
     tick(reconciler)
     assert cluster.replicas("api") == 10
-    import showtime.core.decide as decide_module
-
-    original = decide_module.plan_event
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise OverflowError("date value out of range")
 
-    decide_module.plan_event = broken  # type: ignore[assignment]
-    try:
-        for _ in range(3):
-            clock.now += timedelta(seconds=30)
-            tick(reconciler)
-    finally:
-        decide_module.plan_event = original
+    monkeypatch.setattr("showtime.core.decide.plan_event", broken)
+    for _ in range(3):
+        clock.now += timedelta(seconds=30)
+        tick(reconciler)
+    monkeypatch.undo()
     assert cluster.replicas("api") == 10
     status = cluster.status("speech")
     assert status["phase"] == "Invalid"
