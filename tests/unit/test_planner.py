@@ -245,3 +245,11 @@ def test_a_begun_prewarm_is_kept_while_earlier_occurrences_cool_down() -> None:
     assert plan.timeline.occurrence.start == start
     assert plan.lead_time == timedelta(seconds=90)
     assert plan.floors[("Deployment", "api")] == 288
+
+
+def test_a_huge_sample_asks_for_max_replicas_instead_of_overflowing() -> None:
+    from showtime.core.planner import REACTIVE_LIMIT, reactive_replicas
+
+    assert reactive_replicas(1e300, 1e-10) == REACTIVE_LIMIT
+    assert reactive_replicas(float("inf"), 1.0) == REACTIVE_LIMIT
+    assert reactive_replicas(250.0, 100.0) == 3

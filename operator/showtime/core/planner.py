@@ -201,10 +201,20 @@ def plan_event(
 
 
 def reactive_replicas(sample_value: float, target_per_replica: float) -> int:
-    """Replicas the metric asks for: ceil(value / targetPerReplica), never negative."""
+    """Replicas the metric asks for: ceil(value / targetPerReplica), never negative.
+
+    A ratio too large to count (a huge sample over a tiny targetPerReplica) asks for
+    ``REACTIVE_LIMIT``; the caller caps it at maxReplicas anyway.
+    """
     if sample_value <= 0 or math.isnan(sample_value):
         return 0
-    return math.ceil(round(sample_value / target_per_replica, 9))
+    ratio = sample_value / target_per_replica
+    if not math.isfinite(ratio) or ratio >= REACTIVE_LIMIT:
+        return REACTIVE_LIMIT
+    return math.ceil(round(ratio, 9))
+
+
+REACTIVE_LIMIT = 2**31 - 1  # more than any maxReplicas the CRD allows
 
 
 def wish_for(
