@@ -19,7 +19,14 @@ from typing import Any, TextIO
 import yaml
 
 from showtime.core.durations import DurationError, format_duration, parse_duration
-from showtime.core.planner import HOLDING_STAGES, Stage, effective_lead_time, plan_event
+from showtime.core.planner import (
+    HOLDING_STAGES,
+    MAX_STEPS,
+    MIN_STEP_SECONDS,
+    Stage,
+    effective_lead_time,
+    plan_event,
+)
 from showtime.core.spec import SpecError, TrafficEventSpec, parse_spec
 from showtime.core.timestamps import rfc3339
 
@@ -85,6 +92,19 @@ def plan_command(path: str, now_text: str | None, lead_text: str, out: TextIO) -
     return 0
 
 
+def _change_points(tl: Any, now: datetime) -> list[datetime]:
+    """Instants where an occurrence's floor or stage can change, in order, from ``now``."""
+    step = timedelta(seconds=5)
+    points = {tl.prewarm_at - step, tl.full_at, tl.occurrence.start, tl.occurrence.end}
+    points.add(tl.released_at)
+    points.add(tl.released_at + step)
+    for begin, end in ((tl.prewarm_at, tl.full_at), (tl.occurrence.end, tl.released_at)):
+        window = (end - begin).total_seconds()
+        steps = max(1, min(MAX_STEPS, int(window // MIN_STEP_SECONDS)))
+        points.update(begin + (end - begin) * i / steps for i in range(steps))
+    return sorted({max(p, now) for p in points})
+
+
 def render_plan(
     name: str, spec: TrafficEventSpec, *, now: datetime, assumed_lead_time: timedelta
 ) -> list[str]:
@@ -108,12 +128,13 @@ def render_plan(
     names = [t.name for t in spec.targets]
     header = ["TIME (UTC)", "STAGE", *names]
     rows = [header]
-    # Walk from just before pre-warm (or now) to just after release; keep each change.
-    step = timedelta(seconds=5)
-    moment = max(now, tl.prewarm_at - step)
+    # Visit the instants where a floor can change (the ramp's and cooldown's step edges,
+    # start, end, release), from just before pre-warm (or now); keep each change.
     last: tuple[Any, ...] | None = None
     held = False
-    while moment <= tl.released_at + step and len(rows) <= MAX_ROWS:
+    for moment in _change_points(tl, now):
+        if len(rows) > MAX_ROWS:
+            break
         snapshot = plan_event(spec, now=moment, lead_time=lead)
         floors = tuple(snapshot.floors.get(t.key, 0) for t in spec.targets)
         stage = snapshot.stage if snapshot.stage in HOLDING_STAGES or not held else Stage.COMPLETED
@@ -124,7 +145,6 @@ def render_plan(
         if held and stage not in HOLDING_STAGES:
             break
         held = held or stage in HOLDING_STAGES
-        moment += step
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines += [
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()

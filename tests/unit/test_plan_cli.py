@@ -108,3 +108,21 @@ def test_hpa_managed_flash_sale(capsys: pytest.CaptureFixture[str]) -> None:
 def test_plan_of_a_past_one_off_event_says_so(capsys: pytest.CaptureFixture[str]) -> None:
     lines = plan(capsys, "hpa-managed.yaml", "2027-01-01T00:00:00Z")
     assert field(lines, "stage") == "Completed (nothing to plan)"
+
+
+def test_a_month_long_event_is_planned_at_its_change_points(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    manifest = tmp_path / "sale.yaml"
+    manifest.write_text(
+        "apiVersion: showtime.dev/v1alpha1\nkind: TrafficEvent\nmetadata: {name: sale}\n"
+        "spec:\n  schedule: {start: '2026-12-01T00:00:00Z', duration: 744h}\n"
+        "  leadTime: 10m\n  cooldown: 24h\n"
+        "  targets: [{name: api, replicas: 20, maxReplicas: 40}]\n"
+    )
+    assert main(["plan", "-f", str(manifest), "--now", "2026-11-30T00:00:00Z"]) == 0
+    table = [line.split() for line in capsys.readouterr().out.splitlines() if line[:3] == "202"]
+    assert table[0][1:] == ["Scheduled", "0"]
+    assert ["2026-12-01T00:00:00Z", "Live", "20"] in table
+    assert table[-1] == ["2027-01-02T00:00:00Z", "Released", "0"]
+    assert len(table) <= 30  # the change points, not a row every few seconds of 32 days
