@@ -14,3 +14,6 @@ IMAGE_BASE_PACKAGES="${IMAGE_BASE_PACKAGES:-python3,python3-venv,python3-pip,pyt
 METRICS_SERVER_VERSION="${METRICS_SERVER_VERSION:-v0.9.0}"
 KEDA_VERSION="${KEDA_VERSION:-v2.21.0}"
 EXTRAS_BIN_DIR="${SHOWTIME_CACHE}/bin/metrics-server-${METRICS_SERVER_VERSION}_keda-${KEDA_VERSION}"
+# Helm, built from its Go module by hack/build-helm.sh only when a chart test or target needs it.
+HELM_VERSION="${HELM_VERSION:-v3.22.0}"
+HELM_BIN_DIR="${SHOWTIME_CACHE}/bin/helm-${HELM_VERSION}"

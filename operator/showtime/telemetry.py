@@ -2,7 +2,8 @@
 
 What lives here: the metric objects the operator exports (in a dedicated registry,
 ``REGISTRY``), small helpers that keep per-event label sets consistent
-(``set_event_stage``, ``set_target_replicas``, ``set_metric_sample``, ``forget_event``),
+(``set_event_stage``, ``set_target_replicas``, ``set_metric_sample``, ``set_or_remove``,
+``forget_event``),
 the HTTP endpoint that serves them (``start_metrics_server``), and ``configure_logging``,
 which routes structlog and stdlib logging (kopf's own lines included) through one
 renderer.
@@ -32,6 +33,9 @@ from prometheus_client import (
 
 __all__ = [
     "API_WRITES",
+    "EVENT_CONDITION",
+    "EVENT_NEXT_START",
+    "EVENT_PREWARM_LATE",
     "EVENT_STAGE",
     "METRIC_QUERY_DURATION",
     "METRIC_QUERY_FAILURES",
@@ -39,12 +43,18 @@ __all__ = [
     "REGISTRY",
     "STAGES",
     "TARGET_DESIRED_REPLICAS",
+    "TARGET_FLOOR_REPLICAS",
+    "TARGET_LEAD_TIME",
+    "TARGET_METRIC_REPLICAS",
+    "TARGET_PER_REPLICA",
     "TARGET_READY_REPLICAS",
+    "TARGET_STARTUP",
     "TICK_DURATION",
     "configure_logging",
     "forget_event",
     "set_event_stage",
     "set_metric_sample",
+    "set_or_remove",
     "set_target_replicas",
     "start_metrics_server",
 ]
@@ -118,11 +128,68 @@ METRIC_SAMPLE: Final = Gauge(
     registry=REGISTRY,
 )
 
+TARGET_FLOOR_REPLICAS: Final = Gauge(
+    "showtime_target_floor_replicas",
+    "The floor an event holds a target at now (the ramp included); 0 while it holds none.",
+    ["namespace", "event", "kind", "target"],
+    registry=REGISTRY,
+)
+TARGET_METRIC_REPLICAS: Final = Gauge(
+    "showtime_target_metric_replicas",
+    "Replicas the metric asks for, ceil(sample / targetPerReplica); absent without a sample.",
+    ["namespace", "event", "kind", "target"],
+    registry=REGISTRY,
+)
+TARGET_PER_REPLICA: Final = Gauge(
+    "showtime_target_per_replica",
+    "A target's metric.targetPerReplica: the sample one Ready replica is sized for.",
+    ["namespace", "event", "target"],
+    registry=REGISTRY,
+)
+TARGET_LEAD_TIME: Final = Gauge(
+    "showtime_target_lead_time_seconds",
+    "The lead time used for a target: learned (leadTime auto) or the event's.",
+    ["namespace", "event", "target"],
+    registry=REGISTRY,
+)
+TARGET_STARTUP: Final = Gauge(
+    "showtime_target_startup_seconds",
+    "Measured p90 time from pod creation to Ready of a target (leadTime auto only).",
+    ["namespace", "event", "target"],
+    registry=REGISTRY,
+)
+EVENT_CONDITION: Final = Gauge(
+    "showtime_event_condition",
+    "A TrafficEvent condition: 1 True, 0 False; absent while Unknown or not set.",
+    ["namespace", "event", "condition"],
+    registry=REGISTRY,
+)
+EVENT_PREWARM_LATE: Final = Gauge(
+    "showtime_event_prewarm_late",
+    "1 when not every floor was Ready at the start (condition PreWarmed, reason PreWarmLate).",
+    ["namespace", "event"],
+    registry=REGISTRY,
+)
+EVENT_NEXT_START: Final = Gauge(
+    "showtime_event_next_start_timestamp_seconds",
+    "Start of the occurrence an event acts on or waits for, in Unix seconds.",
+    ["namespace", "event"],
+    registry=REGISTRY,
+)
+
 _PER_EVENT: Final[tuple[Gauge, ...]] = (
     TARGET_DESIRED_REPLICAS,
     TARGET_READY_REPLICAS,
     EVENT_STAGE,
     METRIC_SAMPLE,
+    TARGET_FLOOR_REPLICAS,
+    TARGET_METRIC_REPLICAS,
+    TARGET_PER_REPLICA,
+    TARGET_LEAD_TIME,
+    TARGET_STARTUP,
+    EVENT_CONDITION,
+    EVENT_PREWARM_LATE,
+    EVENT_NEXT_START,
 )
 
 
@@ -150,6 +217,14 @@ def set_metric_sample(namespace: str, event: str, target: str, value: float | No
         _remove_matching(METRIC_SAMPLE, {"namespace": namespace, "event": event, "target": target})
     else:
         METRIC_SAMPLE.labels(namespace, event, target).set(value)
+
+
+def set_or_remove(gauge: Gauge, labels: dict[str, str], value: float | None) -> None:
+    """Set one series of ``gauge``; ``None`` removes it (unknown is a gap, never zero)."""
+    if value is None:
+        _remove_matching(gauge, labels)
+    else:
+        gauge.labels(**labels).set(value)
 
 
 def forget_event(namespace: str, event: str) -> None:

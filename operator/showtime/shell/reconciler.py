@@ -25,6 +25,7 @@ from showtime.cluster.mergepatch import apply_merge_patch
 from showtime.core.decide import decide, queries_for
 from showtime.core.observed import Decisions, EventKey, Observed
 from showtime.core.samples import FailureReason, MetricFailure, MetricResult
+from showtime.shell import gauges
 from showtime.shell.apply import Applier, ApplyReport
 from showtime.shell.events import EventRecorder
 from showtime.shell.gather import Gatherer
@@ -162,24 +163,14 @@ class Reconciler:
                 continue
             patch = patches.get(event.key)
             status = apply_merge_patch(dict(event.status), patch) if patch else event.status
-            shown = (status.get("phase"), status.get("targets"))
+            shown = tuple(
+                status.get(k)
+                for k in ("phase", "targets", "conditions", "nextStart", "prewarmAt")
+            )
             if self._gauged.get(event.key) == shown:
                 continue
             self._gauged[event.key] = shown
-            telemetry.set_event_stage(event.namespace, event.name, str(status.get("phase")))
-            for target in status.get("targets") or []:
-                name = str(target.get("name"))
-                telemetry.set_target_replicas(
-                    event.namespace,
-                    event.name,
-                    str(target.get("kind")),
-                    name,
-                    desired=int(target.get("desiredReplicas") or 0),
-                    ready=int(target.get("readyReplicas") or 0),
-                )
-                metric = target.get("metric")
-                value = metric.get("value") if metric is not None else None
-                telemetry.set_metric_sample(event.namespace, event.name, name, value)
+            gauges.record_event(event, status, observed.now)
 
     def forget(self, namespace: str, name: str) -> None:
         """Drop what the gauges show for a deleted event."""
