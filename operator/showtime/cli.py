@@ -1,5 +1,8 @@
 """The ``showtime`` command: ``run`` the operator, or ``plan`` an event without a cluster.
 
+``simulate`` replays a traffic trace against events and other autoscalers' models (the
+``showtime.simulate`` package).
+
 ``plan`` feeds a manifest to the same pure planner the operator uses and prints a timeline
 a person can read: when pre-warm starts and the replicas each target is held at, at every
 instant where that changes. ``run`` builds the shell (settings, logging, metrics, the
@@ -29,6 +32,8 @@ from showtime.core.planner import (
 )
 from showtime.core.spec import SpecError, TrafficEventSpec, parse_spec
 from showtime.core.timestamps import rfc3339
+from showtime.simulate.command import add_parser as add_simulate_parser
+from showtime.simulate.command import simulate_command
 
 MAX_ROWS = 400
 
@@ -54,7 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="5m",
         help="lead time assumed for leadTime: auto, since no pods are observed (default 5m)",
     )
+    add_simulate_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "simulate":
+        return simulate_command(args, sys.stdout)
     if args.command == "run":
         from showtime.shell.run import run_operator  # the heavy imports only when running
 
