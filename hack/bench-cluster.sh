@@ -10,6 +10,7 @@
 #                                Prometheus and KEDA; the last line printed is the kubeconfig
 #   hack/bench-cluster.sh down   stop KEDA and Prometheus, delete the cluster (idempotent)
 #   hack/bench-cluster.sh env    export lines for eval: KUBECONFIG, PATH, SHOWTIME_*, BENCH_*
+#   hack/bench-cluster.sh keda-up  (re)start KEDA alone on the cluster already up
 #
 # Settings: BENCH_APISERVER_PORT (31543), BENCH_PROMETHEUS_PORT (9190), BENCH_KEDA=0 skips
 # KEDA. State and logs: ${SHOWTIME_CACHE}/bench (KEDA's and Prometheus' logs are there).
@@ -63,9 +64,12 @@ wait_until() { # wait_until <seconds> <what> <command...>
 cmd_up() {
   mkdir -p "${STATE}"
   "${HERE}/build-binaries.sh" >&2 || die "building the cluster binaries failed"
-  local keda_dir
-  keda_dir="$("${HERE}/build-extras.sh")" || die "building metrics-server/KEDA failed (see above)"
-  echo "${keda_dir}" >"${STATE}/keda-module-dir"
+  local keda_dir=""
+  if [[ "${BENCH_KEDA}" == 1 ]]; then
+    keda_dir="$("${HERE}/build-extras.sh")" || die "building metrics-server/KEDA failed (see above)"
+  else
+    "${HERE}/build-extras.sh" metrics-server >/dev/null || die "building metrics-server failed (see above)"
+  fi
   local ms_dir
   ms_dir="$(cd "${SHOWTIME_CACHE}" && GOFLAGS=-mod=mod go mod download -json "sigs.k8s.io/metrics-server@${METRICS_SERVER_VERSION}" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')"
   [[ -d "${ms_dir}/manifests/base" ]] || die "metrics-server's manifests/base not found in the module cache"
@@ -74,12 +78,14 @@ cmd_up() {
   log "creating cluster ${CLUSTER_NAME} (apiserver 127.0.0.1:${APISERVER_PORT}, metrics-server ${METRICS_SERVER_VERSION})"
   local start=${SECONDS}
   # The metrics-server manifest (APIService, RBAC) is the module's kustomize base: kwokctl
-  # runs `kubectl kustomize` on a local path, so nothing is downloaded.
+  # runs `kubectl kustomize` on a local path, so nothing is downloaded. Stages as in
+  # hack/cluster/kwok.yaml; that option added.
+  sed "s#^options:#options:\n  metricsServerManifests: [\"${ms_dir}/manifests/base\"]#" \
+    "${HERE}/cluster/kwok.yaml" >"${STATE}/kwok.yaml"
   PATH="${BIN_DIR}:${PATH}" \
     KWOK_KUBE_VERSION="${KUBE_VERSION}" KWOK_ETCD_VERSION="${ETCD_VERSION}" \
     KWOK_KUBECTL_BINARY="${BIN_DIR}/kubectl" \
-    KWOK_METRICS_SERVER_MANIFESTS="${ms_dir}/manifests/base" \
-    "${BIN_DIR}/kwokctl" --name "${CLUSTER_NAME}" --config "${HERE}/cluster/kwok.yaml" create cluster \
+    "${BIN_DIR}/kwokctl" --name "${CLUSTER_NAME}" --config "${STATE}/kwok.yaml" create cluster \
     --runtime binary --kubeconfig= \
     --kube-apiserver-port "${APISERVER_PORT}" \
     --kube-apiserver-binary "${BIN_DIR}/kube-apiserver" \
@@ -98,7 +104,11 @@ apiVersion: v1
 kind: Node
 metadata:
   name: bench-node-0
-  annotations: {kwok.x-k8s.io/node: fake, node.alpha.kubernetes.io/ttl: "0"}
+  annotations:
+    kwok.x-k8s.io/node: fake
+    node.alpha.kubernetes.io/ttl: "0"
+    # where KWOK serves this node's kubelet /metrics/resource (kustomize/metrics/resource)
+    metrics.k8s.io/resource-metrics-path: /metrics/nodes/bench-node-0/metrics/resource
   labels: {kubernetes.io/hostname: bench-node-0, kubernetes.io/os: linux, kubernetes.io/arch: amd64, type: kwok}
 spec:
   podCIDR: 10.245.0.0/20
@@ -208,6 +218,7 @@ case "${1:-}" in
   up) cmd_up ;;
   down) cmd_down ;;
   env) cmd_env ;;
+  keda-up) keda_start "$("${HERE}/build-extras.sh")" ;; # KEDA only, on a cluster already up
   *)
     echo "usage: $0 up|down|env" >&2
     exit 2

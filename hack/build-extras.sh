@@ -7,6 +7,9 @@
 # directive, the way hack/build-binaries.sh builds Kubernetes). Re-running with the
 # binaries present does nothing. Prints the KEDA module directory (its config/ holds
 # the CRDs and RBAC) on stdout; progress and build times go to stderr.
+#
+#   hack/build-extras.sh                  both
+#   hack/build-extras.sh metrics-server   metrics-server only (for BENCH_KEDA=0)
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=hack/versions.sh
@@ -36,6 +39,8 @@ if [[ ! -x "${EXTRAS_BIN_DIR}/metrics-server" ]]; then
   mv "${SCRATCH}/gobin/metrics-server" "${EXTRAS_BIN_DIR}/metrics-server"
   echo "build-extras: metrics-server built in $((SECONDS - start))s" >&2
 fi
+
+[[ "${1:-}" == metrics-server ]] && exit 0
 
 mkdir -p "${SCRATCH}/keda" && cd "${SCRATCH}/keda"
 goget go mod download -json "github.com/kedacore/keda/v2@${KEDA_VERSION}" >dl.json

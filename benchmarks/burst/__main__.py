@@ -40,6 +40,7 @@ from .scenario import Scenario, profile, timeline
 
 REPO = Path(__file__).resolve().parents[2]
 QUERY = 'sum(rate(http_requests_total{loadsource="burst"}[1m]))'
+_NOW = datetime.now(UTC)  # Deployments do not depend on the start
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
@@ -153,18 +154,54 @@ def main(argv: list[str] | None = None) -> int:
         timeout=90,
     )
 
-    wall0 = datetime.now(UTC)
-    start = (wall0 + timedelta(seconds=lead_in + 59)).replace(second=0, microsecond=0)
     suffix = uuid.uuid4().hex[:5]
     namespaces = {d: f"burst-{d}s-{suffix}" for d in delays}
     built = time.monotonic()
     with ExitStack() as stack:
+        # The operator runs first, so it sees the Deployments' pods start (leadTime: auto).
+        stack.enter_context(
+            _process(
+                [sys.executable, "-m", "showtime.cli", "run"],
+                work / "operator.log",
+                {
+                    "SHOWTIME_PROMETHEUS_URL": prom_url,
+                    "SHOWTIME_METRICS_PORT": "0",
+                    "SHOWTIME_LIVENESS_PORT": "0",
+                    "SHOWTIME_LOG_FORMAT": "console",
+                },
+            )
+        )
         for delay, ns in namespaces.items():
             subprocess.run(
                 ["kubectl", "create", "namespace", ns], check=True, capture_output=True, timeout=30
             )
-            variant = objects.variant(delay, scenario, start, QUERY, prom_url, knobs, with_keda)
-            _kubectl_apply(ns, variant)
+            deployments, _ = objects.variant(
+                delay, scenario, _NOW, QUERY, prom_url, knobs, with_keda
+            )
+            _kubectl_apply(ns, deployments)
+        for ns in namespaces.values():  # every Deployment at its baseline, Ready, before t=0
+            subprocess.run(
+                [
+                    "kubectl",
+                    "-n",
+                    ns,
+                    "wait",
+                    "--for=condition=Available",
+                    "deployment",
+                    "--all",
+                    f"--timeout={max(delays) * 3 + 60}s",
+                ],
+                check=True,
+                capture_output=True,
+                timeout=max(delays) * 3 + 90,
+            )
+        wall0 = datetime.now(UTC)
+        start = (wall0 + timedelta(seconds=lead_in + 59)).replace(second=0, microsecond=0)
+        for delay, ns in namespaces.items():
+            _, autoscalers = objects.variant(
+                delay, scenario, start, QUERY, prom_url, knobs, with_keda
+            )
+            _kubectl_apply(ns, autoscalers)
         source_log = work / "loadsource.log"
         source = stack.enter_context(
             _process(
@@ -186,18 +223,6 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         port = _load_source_port(source_log, source)
-        stack.enter_context(
-            _process(
-                [sys.executable, "-m", "showtime.cli", "run"],
-                work / "operator.log",
-                {
-                    "SHOWTIME_PROMETHEUS_URL": prom_url,
-                    "SHOWTIME_METRICS_PORT": "0",
-                    "SHOWTIME_LIVENESS_PORT": "0",
-                    "SHOWTIME_LOG_FORMAT": "console",
-                },
-            )
-        )
         origin = time.monotonic()
         origin_wall = datetime.now(UTC)
         line = timeline(scenario, (start - origin_wall).total_seconds())
@@ -264,8 +289,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(head)
     print(text)
+    event = objects.traffic_event("showtime", "showtime", scenario, start, QUERY, knobs)
+    wall = origin_wall.timestamp()
+    points = [(wall + t, rate_at(curve, t)) for t in range(int(line.end) + 1)]
     for delay in delays:
-        sim = report.simulated(scenario, delay)
+        sim = report.simulated(event, points, delay)
         print(
             f"simulated (showtime simulate), pods {delay} s: " + (sim or "module not present yet")
         )

@@ -5,7 +5,7 @@ the curve's current load over its *Ready* pods and sets their emulated CPU (the 
 annotation ``kwok.x-k8s.io/usage-cpu``, read by KWOK's ClusterResourceUsage, scraped by
 metrics-server) from a fixed cost per request, and records a ``Sample`` per Deployment.
 Pods that are not Ready get no traffic (1m). A pod is patched only when its value moved by
-more than 2%. What does not: the load curve (``scenario``) or the measures (``measures``).
+more than 5%. What does not: the load curve (``scenario``) or the measures (``measures``).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def _moved(current: str | None, wanted: str) -> bool:
     have, want = _millicores(current), _millicores(wanted)
     if have is None or want is None:
         return True
-    return abs(have - want) > max(1.0, 0.02 * want)
+    return abs(have - want) > max(1.0, 0.05 * want)
 
 
 class LoadDriver:

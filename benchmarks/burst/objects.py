@@ -174,13 +174,13 @@ def variant(
     prom_url: str,
     knobs: Knobs,
     with_keda: bool,
-) -> list[dict[str, Any]]:
-    """Every object of one variant (one namespace), Deployments first."""
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The Deployments of one variant (one namespace), and their autoscalers."""
     names = [a for a in AUTOSCALERS if with_keda or a != "keda"]
-    objects = [deployment(n, ready_delay_s, knobs) for n in names]
-    objects += [hpa("hpa", knobs), hpa("showtime-hpa", knobs)]
+    deployments = [deployment(n, ready_delay_s, knobs) for n in names]
+    objects = [hpa("hpa", knobs), hpa("showtime-hpa", knobs)]
     if with_keda:
         objects.append(scaled_object("keda", scenario, start, query, prom_url, knobs))
     objects.append(traffic_event("showtime", "showtime", scenario, start, query, knobs))
     objects.append(traffic_event("showtime-hpa", "showtime-hpa", scenario, start, query, knobs))
-    return objects
+    return deployments, objects

@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from .measures import Measures, Sample
 
 LABELS = {
@@ -48,16 +50,34 @@ def table(rows: Sequence[tuple[str, str, str, Measures]]) -> str:
     return "\n".join(out)
 
 
-def simulated(scenario: Any, ready_delay_s: int) -> str | None:
-    """Figures from ``showtime simulate`` for the same scenario, if that module exists."""
+def simulated(
+    event: Mapping[str, Any], curve: Sequence[tuple[float, float]], ready_delay_s: int
+) -> str | None:
+    """``showtime simulate`` (section 2 of issue 9) on the same curve and TrafficEvent.
+
+    ``curve``: (unix seconds, requests/s) once a second. None when that module is absent;
+    a one-line reason when its interface does not fit (it is developed alongside).
+    """
     try:
-        module = importlib.import_module("showtime.simulate")
+        simulate = importlib.import_module("showtime.simulate")
+        run = importlib.import_module("showtime.simulate.run")
+        trace_mod = importlib.import_module("showtime.simulate.trace")
     except ImportError:
         return None
-    bench_hook = getattr(module, "bench_burst_table", None)
-    if bench_hook is None:
-        return f"(showtime.simulate exists but has no bench_burst_table(); pods {ready_delay_s}s)"
-    return str(bench_hook(scenario, ready_delay_s))
+    try:
+        events = run.load_events("bench", yaml.safe_dump(dict(event)))
+        trace = trace_mod.make_trace(curve, source="bench-burst")
+        result = simulate.simulate(events, trace, pod_ready=float(ready_delay_s))
+        parts = []
+        for name, figures in result.figures.items():
+            ratio = result.oracle_ratio(name)
+            parts.append(
+                f"{name} {_pct(figures.unserved_share)} unserved, "
+                f"{'-' if ratio is None else f'{ratio:.2f}'} x oracle"
+            )
+        return "; ".join(parts)
+    except Exception as exc:  # its interface may move while it is being written
+        return f"(showtime.simulate did not run: {type(exc).__name__}: {exc})"
 
 
 def plot(
