@@ -46,6 +46,18 @@ image: ## build the operator image showtime:dev (Docker if its daemon runs, else
 .PHONY: test
 test: lint unit e2e ## the whole suite: lint, unit, then e2e on the local cluster
 
+.PHONY: helm
+helm: ## build helm from its Go module into the cache (hack/build-helm.sh; once, a few minutes); prints its path
+	@hack/build-helm.sh
+
+.PHONY: chart-sync
+chart-sync: venv ## generate the chart's CRD, dashboard and alerts (and deploy/monitoring/prometheusrule.yaml) from their sources
+	$(BIN)/python hack/sync-chart.py
+
+.PHONY: chart-check
+chart-check: venv ## helm lint and template of charts/showtime, promtool tests of the alerts and the dashboard's queries
+	$(BIN)/pytest tests/unit/test_chart.py tests/unit/test_alerts.py tests/unit/test_alerts_dashboard.py -q
+
 .PHONY: cluster
 cluster: ## bring up the local control plane (kwok) and Prometheus; prints the kubeconfig path last
 	@hack/cluster.sh up

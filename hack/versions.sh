@@ -17,3 +17,6 @@ EXTRAS_BIN_DIR="${SHOWTIME_CACHE}/bin/metrics-server-${METRICS_SERVER_VERSION}_k
 # Helm, built from its Go module by hack/build-helm.sh only when a chart test or target needs it.
 HELM_VERSION="${HELM_VERSION:-v3.22.0}"
 HELM_BIN_DIR="${SHOWTIME_CACHE}/bin/helm-${HELM_VERSION}"
+# prometheus-operator's CRDs (ServiceMonitor, PodMonitor, PrometheusRule) from its Go module,
+# for checking the chart's monitoring objects against the API server (hack/monitoring-crds.sh).
+PROMETHEUS_OPERATOR_VERSION="${PROMETHEUS_OPERATOR_VERSION:-v0.85.0}"
