@@ -20,9 +20,21 @@ trap 'rm -rf "${SCRATCH}"' EXIT
 export GOFLAGS="-buildvcs=false -mod=mod"
 export CGO_ENABLED=0
 major="${HELM_VERSION%%.*}"
-ld="-s -w -X helm.sh/helm/${major}/internal/version.version=${HELM_VERSION}"
-if ! GOBIN="${SCRATCH}" go install -trimpath -ldflags "${ld}" "helm.sh/helm/${major}/cmd/helm@${HELM_VERSION}"; then
-  die "'go install helm.sh/helm/${major}/cmd/helm@${HELM_VERSION}' failed. Check that the Go module proxy is reachable (GOPROXY=$(go env GOPROXY)) and retry."
+module="helm.sh/helm/${major}"
+if ! dl="$(go mod download -json "${module}@${HELM_VERSION}")"; then
+  die "'go mod download ${module}@${HELM_VERSION}' failed. Check that the Go module proxy is reachable (GOPROXY=$(go env GOPROXY)) and retry."
+fi
+gomod="$(sed -n 's/.*"GoMod": "\(.*\)".*/\1/p' <<<"${dl}")"
+# The Kubernetes version helm assumes without a cluster (helm template, lint), from the
+# client-go it is built with, as helm's own Makefile does: client-go v0.X.Y is Kubernetes 1.X.
+kube_minor="$(sed -n 's#^\s*k8s.io/client-go v0\.\([0-9]*\)\..*#\1#p' "${gomod}" | head -1)"
+[[ -n "${kube_minor}" ]] || die "cannot tell the client-go version from ${gomod}"
+ld="-s -w -X ${module}/internal/version.version=${HELM_VERSION}"
+for pkg in pkg/lint/rules pkg/chartutil; do
+  ld+=" -X ${module}/${pkg}.k8sVersionMajor=1 -X ${module}/${pkg}.k8sVersionMinor=${kube_minor}"
+done
+if ! GOBIN="${SCRATCH}" go install -trimpath -ldflags "${ld}" "${module}/cmd/helm@${HELM_VERSION}"; then
+  die "'go install ${module}/cmd/helm@${HELM_VERSION}' failed. Check that the Go module proxy is reachable (GOPROXY=$(go env GOPROXY)) and retry."
 fi
 mv "${SCRATCH}/helm" "${HELM}"
 echo "build-helm: done" >&2

@@ -86,6 +86,20 @@ def test_the_rendered_chart_passes_the_api_servers_checks(
         assert f"{kind}" in out, out
 
 
+def test_more_than_one_replica_is_called_out_until_leader_election_exists(namespace: str) -> None:
+    notes = helm(
+        "install",
+        "showtime",
+        str(CHART),
+        "--namespace",
+        namespace,
+        "--dry-run",
+        "--set",
+        "replicas=2",
+    ).stdout
+    assert "no leader election yet" in notes
+
+
 @pytest.fixture
 def release(namespace: str, core_v1: Any) -> Iterator[str]:
     """``helm install`` with the chart's defaults into the test's namespace."""

@@ -145,8 +145,3 @@ def test_every_option_reaches_the_objects(environ_cleared: pytest.MonkeyPatch) -
     assert shipped == source
     for monitor in kinds["ServiceMonitor"] + kinds["PodMonitor"]:
         assert monitor["spec"]["jobLabel"] == "app.kubernetes.io/name"
-
-
-def test_more_than_one_replica_is_called_out_until_leader_election_exists() -> None:
-    notes = helm("install", "showtime", str(CHART), "--dry-run", "--set", "replicas=2").stdout
-    assert "no leader election yet" in notes
