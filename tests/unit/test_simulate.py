@@ -15,9 +15,17 @@ import pytest
 import showtime.simulate.showtime_policy as showtime_policy
 from showtime.core.spec import parse_spec
 from showtime.simulate import simulate
-from showtime.simulate.policies import FixedPolicy, OraclePolicy, Sizing
+from showtime.simulate.policies import (
+    FixedPolicy,
+    HpaPolicy,
+    KedaPolicy,
+    OraclePolicy,
+    Policy,
+    Sizing,
+    Window,
+)
 from showtime.simulate.replay import replay
-from showtime.simulate.showtime_policy import SimEvent
+from showtime.simulate.showtime_policy import ShowtimePolicy, SimEvent
 from showtime.simulate.trace import Trace, make_trace
 
 T0 = 1_800_000_000.0  # 2027-01-15T08:00:00Z, a whole minute
@@ -130,3 +138,37 @@ def test_pod_hours_are_compared_with_the_oracle() -> None:
     assert result.oracle_ratio("oracle") == pytest.approx(1.0)
     assert result.oracle_ratio("fixed") == pytest.approx(10 * 3600 / oracle)
     assert math.isfinite(result.oracle_ratio("fixed") or math.nan)
+
+
+def wobbly_trace() -> Trace:
+    """Three hours of a load that wobbles around, with the announced burst in it."""
+    points = []
+    for m in range(180):
+        moment = T0 + 60 * m
+        base = 1000.0 if BURST_AT <= moment < BURST_ENDS else 150.0
+        points.append((moment, base * (1 + 0.3 * math.sin(m / 3.0)) + 40 * (m % 7)))
+    return make_trace(points)
+
+
+def test_skipping_ticks_that_change_nothing_changes_no_figure() -> None:
+    trace = wobbly_trace()
+    sizing = Sizing(100, 100, 1, 50)
+    windows = [Window(BURST_AT - 600, BURST_ENDS, 10)]
+    pairs: list[tuple[Policy, Policy]] = [
+        (HpaPolicy(sizing), HpaPolicy(sizing, trace)),
+        (KedaPolicy(sizing, windows), KedaPolicy(sizing, windows, trace)),
+        (
+            ShowtimePolicy([event()], ("live", "Deployment", "api"), sizing, pod_ready=60),
+            ShowtimePolicy(
+                [event()], ("live", "Deployment", "api"), sizing, pod_ready=60, trace=trace
+            ),
+        ),
+    ]
+    for every_tick, skipping in pairs:
+        slow = replay(trace, every_tick, capacity=100, pod_ready=60)
+        fast = replay(trace, skipping, capacity=100, pod_ready=60)
+        assert fast.decisions < slow.decisions, every_tick.name
+        assert fast.unserved_seconds == pytest.approx(slow.unserved_seconds), every_tick.name
+        assert fast.unserved_minutes == slow.unserved_minutes, every_tick.name
+        assert fast.ready_pod_seconds == pytest.approx(slow.ready_pod_seconds), every_tick.name
+        assert fast.peak_shortfall == pytest.approx(slow.peak_shortfall), every_tick.name

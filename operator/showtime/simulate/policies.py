@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from showtime.simulate.hpa import SYNC_SECONDS, HpaModel, proposal
+from showtime.simulate.trace import Trace
 
 KEDA_CRON_OPENS_BEFORE_SECONDS = 600.0
 
@@ -68,9 +69,11 @@ class Window:
 class SyncClock:
     """The HPA's 15 s grid from the trace's start, and skipping syncs that change nothing."""
 
-    def __init__(self, load_changes: Sequence[float]) -> None:
+    def __init__(self, trace: Trace | None, target_per_replica: float) -> None:
         self.origin = 0.0
-        self.load_changes = load_changes  # the trace's times: when the metric can change
+        self.times = trace.times if trace is not None else ()  # when the metric can change
+        self.values = trace.values if trace is not None else ()
+        self.target = target_per_replica
         self.next = math.inf
         self._idle: tuple[float, int] | None = None  # (since, recommendation) while skipping
 
@@ -91,11 +94,15 @@ class SyncClock:
     def after_sync(self, now: float, steady: bool, replicas: int, until: float = math.inf) -> None:
         """Schedule the next sync: the next grid point, or past a steady stretch."""
         self.next = now + SYNC_SECONDS
-        if not steady:
+        if not steady or not self.times:  # without the trace, the load may change any time
             return
-        following = bisect.bisect_right(self.load_changes, now)
-        if following < len(self.load_changes):
-            until = min(until, self.load_changes[following])
+        times, values, target = self.times, self.values, self.target
+        following = bisect.bisect_right(times, now)
+        while following < len(times) and times[following] < until:
+            if proposal(values[following], target, replicas) != replicas:
+                until = times[following]  # the load asks for another count from here
+                break
+            following += 1
         if until > self.next:
             self._idle = (now, replicas)
             self.next = self.at_or_after(until)
@@ -104,10 +111,10 @@ class SyncClock:
 class _Synced:
     """Decides on the HPA's grid."""
 
-    def __init__(self, sizing: Sizing, load_changes: Sequence[float] = ()) -> None:
+    def __init__(self, sizing: Sizing, trace: Trace | None = None) -> None:
         self.sizing = sizing
         self.hpa = HpaModel(sizing.min_replicas, sizing.max_replicas)
-        self.clock = SyncClock(load_changes)
+        self.clock = SyncClock(trace, sizing.target_per_replica)
 
     def start(self, now: float, load: float) -> int:
         self.clock.origin = self.clock.next = now
@@ -138,9 +145,9 @@ class KedaPolicy(_Synced):
     follows_trace = False
 
     def __init__(
-        self, sizing: Sizing, windows: Sequence[Window], load_changes: Sequence[float] = ()
+        self, sizing: Sizing, windows: Sequence[Window], trace: Trace | None = None
     ) -> None:
-        super().__init__(sizing, load_changes)
+        super().__init__(sizing, trace)
         self.windows = sorted(windows, key=lambda w: w.opens)
         self.edges = sorted({w.opens for w in windows} | {w.closes for w in windows})
         self._next = 0  # windows before this one have closed

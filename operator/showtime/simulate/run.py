@@ -137,6 +137,9 @@ def simulate(
             record=record,
             progress=report,
         )
+        failures = getattr(policy, "failures", None)
+        if failures:
+            raise SimulationError(f"the {name} policy: the operator's core failed: {failures[0]}")
     if progress is not None:
         progress(1.0)
     ordered = {name: figures[name] for name in names if name in policies}
@@ -162,9 +165,9 @@ def _policy(
     pod_ready: float,
 ) -> Policy:
     if name == "hpa":
-        return HpaPolicy(sizing, trace.times)
+        return HpaPolicy(sizing, trace)
     if name == "keda":
-        return KedaPolicy(sizing, _cron_windows(events, floors, trace), trace.times)
+        return KedaPolicy(sizing, _cron_windows(events, floors, trace), trace)
     if name == "fixed":
         return FixedPolicy(floor)
     if name == "oracle":

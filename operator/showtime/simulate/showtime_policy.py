@@ -100,10 +100,11 @@ class ShowtimePolicy:
         }
         self.version = 0
         self.ticks = 0  # how often decide was called
+        self.failures: list[str] = []  # what decide reported going wrong (the operator logs it)
         self.memory = StartupMemory()
         self._origin = 0.0
         self._next_tick = 0.0
-        self.clock = SyncClock(trace.times if trace is not None else ())
+        self.clock = SyncClock(trace, sizing.target_per_replica)
         self._trace = trace  # when the metric can change, and to what
         self._steady_until = -math.inf  # ticks before this would decide what the last did
 
@@ -172,6 +173,7 @@ class ShowtimePolicy:
         results: dict[str, MetricResult] = {q: Sample(load, moment) for q in self.queries}
         decisions = decide(observed, results)
         self.ticks += 1
+        self.failures.extend(decisions.failures)
         wrote = any(action.writes for action in decisions.targets if action.key == self.target)
         for action in decisions.targets:
             if action.key != self.target:
