@@ -129,4 +129,6 @@ def replay(
         steps += 1
         if progress is not None and steps % PROGRESS_EVERY == 0:
             progress((now - times[0]) / (end - times[0]))
+    if record:
+        timeline.append((end, replicas, ready))  # so a count held to the end is drawn
     return figures
