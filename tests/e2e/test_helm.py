@@ -1,11 +1,14 @@
 """charts/showtime on the local cluster: what it renders passes the API server's checks,
-and ``helm install`` with the default values is an install the operator works under.
+and ``helm install`` gives an install the operator works under.
 
 No image of the operator runs in the test cluster (kwok only pretends to run pods), so,
 as in test_deploy.py for deploy/, the installed Deployment is scaled to 0 and the real
-operator runs here as a subprocess, cluster-wide as installed, with a token of the
-chart's ServiceAccount: it must pre-warm and hand back a Deployment without one RBAC
-error. The release is uninstalled afterwards (its ClusterRole and binding go with it).
+operator runs here as a subprocess with a token of the chart's ServiceAccount: it must
+pre-warm and hand back a Deployment without one RBAC error. The install keeps every
+default but ``watchNamespace`` (the test's namespace): a cluster-wide operator would act
+on the TrafficEvents of the tests running beside it (test_deploy.py runs the
+cluster-wide case, with the same rules the chart's unit test compares against). The
+release is uninstalled afterwards (its ClusterRole and binding go with it).
 """
 
 from __future__ import annotations
@@ -27,16 +30,14 @@ from tests.e2e.test_deploy import (
     NAMESPACE_TERMINATING,
     RBAC_ERROR,
     custom_objects,
-    events_being_deleted,
     iso,
     kubectl,
 )
-from tests.support.environment import unavailable
 from tests.support.helm import CHART, FULL_VALUES, helm, monitoring_crds_dir, render
 from tests.support.kube import POD_READY_DELAY, deployment
 from tests.support.operator import OperatorProcess
 from tests.support.trafficevents import create_event
-from tests.support.wait import WaitTimeoutError, wait_for
+from tests.support.wait import wait_for
 
 pytestmark = [pytest.mark.e2e]
 
@@ -89,7 +90,7 @@ def test_the_rendered_chart_passes_the_api_servers_checks(
 def test_more_than_one_replica_is_called_out_until_leader_election_exists(namespace: str) -> None:
     notes = helm(
         "install",
-        "showtime",
+        f"showtime-{uuid.uuid4().hex[:6]}",
         str(CHART),
         "--namespace",
         namespace,
@@ -102,9 +103,18 @@ def test_more_than_one_replica_is_called_out_until_leader_election_exists(namesp
 
 @pytest.fixture
 def release(namespace: str, core_v1: Any) -> Iterator[str]:
-    """``helm install`` with the chart's defaults into the test's namespace."""
+    """``helm install`` into the test's namespace, watching it; every other value default."""
     name = f"showtime-{uuid.uuid4().hex[:6]}"
-    helm("install", name, str(CHART), "--namespace", namespace, timeout=180)
+    helm(
+        "install",
+        name,
+        str(CHART),
+        "--namespace",
+        namespace,
+        "--set",
+        f"watchNamespace={namespace}",
+        timeout=180,
+    )
     try:
         yield name
     finally:
@@ -128,8 +138,7 @@ def sa_kubeconfig(service_account: str, namespace: str, directory: Path) -> Path
     return path
 
 
-@pytest.mark.serial  # a cluster-wide operator would act on other tests' TrafficEvents
-def test_helm_install_with_defaults_prewarms_and_hands_back_under_its_service_account(
+def test_helm_install_prewarms_and_hands_back_under_its_service_account(
     release: str, namespace: str, kube_api: client.ApiClient, apps_v1: Any, tmp_path: Path
 ) -> None:
     custom = custom_objects(kube_api)
@@ -151,20 +160,13 @@ def test_helm_install_with_defaults_prewarms_and_hands_back_under_its_service_ac
         message="the installed operator's pods gone",
     )
 
-    def foreign_events() -> list[str]:
-        items = custom.list_cluster_custom_object(GROUP, VERSION, PLURAL)["items"]
-        return [i["metadata"]["name"] for i in items if i["metadata"]["namespace"] != namespace]
-
-    try:
-        wait_for(lambda: not foreign_events(), timeout=90, message="no TrafficEvents elsewhere")
-    except WaitTimeoutError:
-        unavailable(
-            f"a cluster-wide operator would act on others' TrafficEvents: {foreign_events()[:5]}"
-        )
-
     kubeconfig = sa_kubeconfig(release, namespace, tmp_path)
+    # What the chart's Deployment sets for watchNamespace.
     operator = OperatorProcess(
-        namespace, tmp_path / "operator.log", SHOWTIME_NAMESPACE="", KUBECONFIG=str(kubeconfig)
+        namespace,
+        tmp_path / "operator.log",
+        SHOWTIME_NAMESPACE=namespace,
+        KUBECONFIG=str(kubeconfig),
     ).start()
     try:
         apps_v1.create_namespaced_deployment(
@@ -213,9 +215,11 @@ def test_helm_install_with_defaults_prewarms_and_hands_back_under_its_service_ac
             message="web handed back to 1",
         )
         wait_for(
-            lambda: not events_being_deleted(custom),
+            lambda: (
+                not custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)["items"]
+            ),
             timeout=60,
-            message="no TrafficEvent waiting for a finalizer",
+            message="the TrafficEvent gone",
         )
         assert operator.alive(), operator.log_tail()
     finally:
