@@ -32,6 +32,8 @@ from showtime.core.planner import (
 )
 from showtime.core.spec import SpecError, TrafficEventSpec, parse_spec
 from showtime.core.timestamps import rfc3339
+from showtime.recommend import add_parser as add_recommend_parser
+from showtime.recommend import recommend_command
 from showtime.simulate.command import add_parser as add_simulate_parser
 from showtime.simulate.command import simulate_command
 
@@ -59,10 +61,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="5m",
         help="lead time assumed for leadTime: auto, since no pods are observed (default 5m)",
     )
+    add_recommend_parser(sub)
     add_simulate_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "simulate":
         return simulate_command(args, sys.stdout)
+    if args.command == "recommend":
+        try:
+            return recommend_command(args, sys.stdout)
+        except (SpecError, ValueError, OSError, yaml.YAMLError) as exc:
+            print(f"showtime recommend: {exc}", file=sys.stderr)
+            return 2
     if args.command == "run":
         from showtime.shell.run import run_operator  # the heavy imports only when running
 

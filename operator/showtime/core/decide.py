@@ -26,6 +26,7 @@ from typing import Any
 
 from showtime.core.decide_status import event_status, metric_report, stage_targets
 from showtime.core.handback import ALL_ANNOTATIONS, HELD_BY, read_annotations
+from showtime.core.history import resolve_expected_peak
 from showtime.core.leadtime import LeadTimeEstimate
 from showtime.core.observed import (
     Decisions,
@@ -144,6 +145,7 @@ def _plan(event: ObservedEvent, observed: Observed, holders: frozenset[EventKey]
     decision.spec, decision.error = spec, error
     if spec is None:
         return decision
+    spec = decision.spec = resolve_expected_peak(spec, event.status)  # expectedPeak: auto
     try:
         if spec.lead_time is None:
             decision.lead_times = _estimates(event.namespace, spec, observed)

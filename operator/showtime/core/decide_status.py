@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from showtime.core.handback import Mode
-from showtime.core.observed import Observed, WorkloadKey
+from showtime.core.observed import Observed, ObservedWorkload, WorkloadKey
 from showtime.core.planner import EventPlan, Reason
 from showtime.core.samples import MetricFailure, MetricResult, Sample
 from showtime.core.status import (
@@ -88,9 +88,17 @@ def stage_targets(
                 floor=spec.floor_of(target),
                 metric=metric,
                 lead_time=record,
+                current=_current(workload, found),
             )
         )
     return tuple(reports)
+
+
+def _current(workload: ObservedWorkload | None, decided: TargetDecision | None) -> int | None:
+    """The target's replicas once this tick's write (if any) is done."""
+    if decided is not None and decided.replicas is not None:
+        return decided.replicas
+    return workload.replicas if workload is not None else None
 
 
 def event_status(
@@ -110,4 +118,6 @@ def event_status(
     new = settle_status(previous, new, now=now)
     if held_spec is not None:
         new["heldSpec"] = dict(held_spec)
+    if previous.get("history"):  # written by shell.history, kept as it is
+        new["history"] = previous["history"]
     return new, notices

@@ -28,7 +28,16 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from showtime.core.durations import DurationError, parse_duration
@@ -187,12 +196,39 @@ class TrafficEventSpec(_Model):
     ramp_up: timedelta = timedelta(0)
     cooldown: timedelta = timedelta(minutes=15)
     expected_peak: float | None = Field(default=None, ge=0, le=MAX_LOAD)
+    # expectedPeak: auto -- the highest recorded peak (core.history); this until one is.
+    expected_peak_fallback: float | None = Field(default=None, ge=0, le=MAX_LOAD)
     headroom: float = Field(default=0.2, ge=0, le=MAX_HEADROOM)
     suspend: bool = False
     scale_down: ScaleDown = ScaleDown()
     targets: tuple[Target, ...] = Field(min_length=1)
 
+    _peak_auto: bool = PrivateAttr(default=False)
+
     _parse_ramp_up = field_validator("ramp_up", mode="before")(_duration(MAX_RAMP_UP))
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _auto_peak(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        """``expectedPeak: auto`` starts from ``expectedPeakFallback`` (history replaces it)."""
+        auto = isinstance(data, dict) and data.get("expectedPeak") == "auto"
+        if auto:
+            fallback = data.get("expectedPeakFallback", data.get("expected_peak_fallback"))
+            if fallback is None:
+                raise ValueError(
+                    "expectedPeak: auto needs expectedPeakFallback, the peak used until "
+                    "past occurrences have been recorded"
+                )
+            data = {**data, "expectedPeak": fallback}
+        model = handler(data)
+        if auto and isinstance(model, TrafficEventSpec):
+            model._peak_auto = True
+        return model
+
+    @property
+    def expected_peak_auto(self) -> bool:
+        """``expectedPeak: auto``: sized from the recorded history (``core.history``)."""
+        return self._peak_auto
     _parse_cooldown = field_validator("cooldown", mode="before")(_duration(MAX_COOLDOWN))
 
     @field_validator("lead_time", mode="before")

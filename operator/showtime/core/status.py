@@ -55,6 +55,7 @@ class TargetReport:
     metric: MetricReport | None = None
     message: str = ""
     lead_time: Mapping[str, Any] | None = None  # leadtime.StartupMemory.to_record (auto only)
+    current: int | None = None  # the workload's replicas now (None: not found)
 
 
 @dataclass(frozen=True)
@@ -258,7 +259,7 @@ def build_status(
         "phase": phase.value,
         "leadTimeSeconds": int(plan.lead_time.total_seconds()),
         "desiredReplicas": desired_total,
-        "ready": f"{ready_total}/{desired_total}",
+        **_columns(data.targets, plan.holding, ready_total, desired_total),
         "targets": [_target_status(t) for t in data.targets],
         "conditions": conditions,
     }
@@ -269,6 +270,20 @@ def build_status(
     if checked_for:
         status["preWarmCheckedFor"] = checked_for
     return status, notices
+
+
+def _columns(
+    targets: Sequence[TargetReport], holding: bool, ready: int, desired: int
+) -> dict[str, str]:
+    """``ready`` and ``desired`` for ``kubectl get te``: ready/desired while the event holds
+    (or hands back) its targets; otherwise what the targets have now and ``-``."""
+    if holding or desired > 0:
+        return {"ready": f"{ready}/{desired}", "desired": str(desired)}
+    known = [t for t in targets if t.found and t.current is not None]
+    if not known:
+        return {"ready": "-", "desired": "-"}
+    have = sum(t.current or 0 for t in known)
+    return {"ready": f"{sum(min(t.ready, t.current or 0) for t in known)}/{have}", "desired": "-"}
 
 
 METRIC_REFRESH_SECONDS = 60
