@@ -79,11 +79,33 @@ def test_informer_follows_changes_and_relists_when_too_old() -> None:
         informer.stop()
 
 
-def test_upsert_keeps_the_newer_object() -> None:
+def replicas_of(informer: Informer) -> list[int]:
+    return [o["spec"]["replicas"] for o in informer.items()]
+
+
+def watch_delivers(informer: Informer, item: dict[str, Any]) -> None:
+    with informer._lock:
+        informer._delivered(("ns", item["metadata"]["name"]), item, deleted=False)
+
+
+def test_a_write_the_watch_already_delivered_does_not_go_back_over_newer_news() -> None:
+    """Versions compared only for equality: a controller's update after our write stays."""
     informer = Informer("deployments", FakeApi())
-    informer.upsert(obj("a", 12, replicas=7))
-    informer.upsert(obj("a", 11, replicas=3))  # older: ignored
-    assert [o["spec"]["replicas"] for o in informer.items()] == [7]
+    watch_delivers(informer, obj("a", 11, replicas=7))  # our write, seen on the watch
+    watch_delivers(informer, obj("a", 12, replicas=7))  # then the controller's status update
+    informer.upsert(obj("a", 11, replicas=7))  # the answer to our write arrives late
+    assert [o["metadata"]["resourceVersion"] for o in informer.items()] == ["12"]
+
+
+def test_until_the_watch_delivers_our_write_what_it_delivers_is_older() -> None:
+    informer = Informer("deployments", FakeApi())
+    watch_delivers(informer, obj("a", 9, replicas=2))
+    informer.upsert(obj("a", 11, replicas=7))  # our write
+    watch_delivers(informer, obj("a", 10, replicas=2))  # someone's change before ours
+    assert replicas_of(informer) == [7]
+    watch_delivers(informer, obj("a", 11, replicas=7))
+    watch_delivers(informer, obj("a", 12, replicas=4))  # after ours: it wins
+    assert replicas_of(informer) == [4]
 
 
 class PagedApi:

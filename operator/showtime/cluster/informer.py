@@ -8,7 +8,13 @@ is replaced by a fresh list, read in pages so that a large collection never sits
 twice. ``managedFields`` are dropped to keep memory small, or an optional ``transform``
 (e.g. ``podstartup.slim_pod``) cuts each object down to what its readers need before it is
 stored. What the operator itself wrote is put into the cache at once (``upsert``), so the
-next tick never acts on a view older than its own writes. Decisions are not made here.
+next tick never acts on a view older than its own writes.
+
+resourceVersions are compared only for equality, as the API conventions require. A watch
+delivers an object's versions in order, so: a write whose version the watch has already
+delivered is not put in again (the cache holds it or something newer), and until the
+watch delivers the version of a write that was put in, whatever it delivers for that
+object is older and is not let over it. Decisions are not made here.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -43,11 +50,11 @@ def _slim(obj: dict[str, Any]) -> dict[str, Any]:
     return obj
 
 
-def _version(obj: dict[str, Any]) -> int:
-    try:
-        return int(obj.get("metadata", {}).get("resourceVersion") or 0)
-    except ValueError:
-        return 0
+SEEN_VERSIONS = 8  # per object: the versions the watch delivered last
+
+
+def _version(obj: dict[str, Any]) -> str:
+    return str(obj.get("metadata", {}).get("resourceVersion") or "")
 
 
 class Informer:
@@ -59,6 +66,8 @@ class Informer:
         self._args = args
         self._transform: Transform = transform or _slim
         self._items: dict[ObjectKey, dict[str, Any]] = {}
+        self._seen: dict[ObjectKey, deque[str]] = {}  # versions the watch delivered
+        self._pending: dict[ObjectKey, str] = {}  # our writes the watch has not delivered yet
         self._lock = threading.Lock()
         self.synced = threading.Event()
         self._stop = threading.Event()
@@ -76,12 +85,28 @@ class Informer:
             return self._items.get((namespace, name))
 
     def upsert(self, obj: dict[str, Any]) -> None:
-        """Put an object the operator just wrote, unless the cache already has a newer one."""
-        key = _key(obj)
+        """Put an object the operator just wrote, unless the watch already delivered it."""
+        key, version = _key(obj), _version(obj)
         with self._lock:
-            known = self._items.get(key)
-            if known is None or _version(obj) >= _version(known):
-                self._items[key] = self._transform(obj)
+            if not version or version in self._seen.get(key, ()):
+                return  # the cache holds this version, or one the watch delivered after it
+            self._items[key] = self._transform(obj)
+            self._pending[key] = version
+
+    def _delivered(self, key: ObjectKey, obj: dict[str, Any], deleted: bool) -> None:
+        """A watch event, in order. Called with the lock held."""
+        version = _version(obj)
+        if deleted:
+            self._items.pop(key, None)
+            self._seen.pop(key, None)
+            self._pending.pop(key, None)
+            return
+        self._seen.setdefault(key, deque(maxlen=SEEN_VERSIONS)).append(version)
+        pending = self._pending.get(key)
+        if pending is not None and pending != version:
+            return  # older than the write already in the cache
+        self._pending.pop(key, None)
+        self._items[key] = self._transform(obj)
 
     # -- running -----------------------------------------------------------------------
 
@@ -109,6 +134,7 @@ class Informer:
 
     def _relist(self) -> str:
         fresh: dict[ObjectKey, dict[str, Any]] = {}
+        seen: dict[ObjectKey, deque[str]] = {}
         token: str | None = None
         version = ""
         for _ in range(MAX_PAGES):
@@ -119,6 +145,7 @@ class Informer:
             body = json.loads(response.data)
             for item in body.get("items") or []:
                 fresh[_key(item)] = self._transform(item)
+                seen[_key(item)] = deque([_version(item)], maxlen=SEEN_VERSIONS)
             body.pop("items", None)  # the page's raw objects can go before the next arrives
             del response
             meta = body.get("metadata") or {}
@@ -127,7 +154,7 @@ class Informer:
             if token is None:
                 break
         with self._lock:
-            self._items = fresh
+            self._items, self._seen, self._pending = fresh, seen, {}
         self.synced.set()
         return version
 
@@ -156,10 +183,7 @@ class Informer:
                 if kind == "BOOKMARK":
                     continue
                 with self._lock:
-                    if kind == "DELETED":
-                        self._items.pop(_key(obj), None)
-                    else:
-                        self._items[_key(obj)] = self._transform(obj)
+                    self._delivered(_key(obj), obj, deleted=kind == "DELETED")
         finally:
             response.release_conn()
         return version
