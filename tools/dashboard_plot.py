@@ -118,20 +118,40 @@ def plot(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    queries = [q for q in panel_queries(variables) if not q.panel.startswith("annotation")]
-    titles = list(dict.fromkeys(q.panel for q in queries))
-    stages = query_range(
-        prometheus,
-        next(q.expr for q in panel_queries(variables) if q.panel.startswith("annot")),
-        start,
-        end,
-    )
+    values = {**DEFAULTS, **(variables or {})}
+    board = json.loads(DASHBOARD.read_text())
+    annotation = next(a for a in board["annotations"]["list"] if "expr" in a)
+    stages = query_range(prometheus, substitute(annotation["expr"], values), start, end)
+    # One subplot per panel; a panel repeated per target gets one per target, as in Grafana.
+    subplots: list[tuple[str, list[PanelQuery]]] = []
+    for panel in board["panels"]:
+        repeat = panel.get("repeat")
+        choices = [values.get(repeat, ".*")] if repeat else [""]
+        if repeat:
+            first = substitute(panel["targets"][0]["expr"], values)
+            found = {
+                labels.get(repeat, "") for labels, _ in query_range(prometheus, first, start, end)
+            }
+            choices = sorted(found) or choices
+        for choice in choices:
+            chosen = {**values, repeat: choice} if repeat else values
+            subplots.append(
+                (
+                    substitute(panel["title"], chosen),
+                    [
+                        PanelQuery(
+                            panel["title"], t.get("legendFormat", ""), substitute(t["expr"], chosen)
+                        )
+                        for t in panel.get("targets", [])
+                    ],
+                )
+            )
     columns = 2
-    rows = (len(titles) + columns - 1) // columns
+    rows = (len(subplots) + columns - 1) // columns
     figure, axes = plt.subplots(rows, columns, figsize=(14, 3.2 * rows), squeeze=False)
-    for index, title in enumerate(titles):
+    for index, (title, queries) in enumerate(subplots):
         ax = axes[index // columns][index % columns]
-        for query in (q for q in queries if q.panel == title):
+        for query in queries:
             for labels, points in query_range(prometheus, query.expr, start, end):
                 xs = [(t - start) / 60 for t, _ in points]
                 ax.step(
@@ -156,7 +176,7 @@ def plot(
         ax.tick_params(labelsize=8)
         if ax.lines:
             ax.legend(fontsize=7, loc="upper left")
-    for index in range(len(titles), rows * columns):
+    for index in range(len(subplots), rows * columns):
         axes[index // columns][index % columns].axis("off")
     figure.suptitle("Showtime dashboard (the same PromQL as deploy/monitoring/dashboard.json)")
     figure.tight_layout()
