@@ -29,6 +29,7 @@ from showtime.shell import gauges
 from showtime.shell.apply import Applier, ApplyReport
 from showtime.shell.events import EventRecorder
 from showtime.shell.gather import Gatherer
+from showtime.shell.history import HistoryKeeper
 from showtime.sources.metricsource import MetricSource
 
 log = structlog.get_logger("showtime.shell.reconciler")
@@ -56,6 +57,7 @@ class Reconciler:
         clock: Callable[[], datetime],
         write_concurrency: int = 16,
         query_budget: timedelta = timedelta(seconds=8),
+        history: HistoryKeeper | None = None,
     ) -> None:
         self._gateway = gateway
         self._metrics = metrics
@@ -69,6 +71,7 @@ class Reconciler:
         self._poke: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._gauged: dict[EventKey, Any] = {}  # what the gauges show, to skip no-op updates
+        self._history = history  # status.history of recurring events, read beside the tick
 
     # -- driving ---------------------------------------------------------------------------
 
@@ -137,6 +140,8 @@ class Reconciler:
         report.conflicts = applied.conflicts
         report.events_posted = applied.events_posted
         self._record_gauges(observed, decisions)
+        if self._history is not None:
+            self._history.after_tick(observed)  # starts background reads; never waits
 
     async def _query(self, queries: set[str]) -> Mapping[str, MetricResult]:
         if not queries:

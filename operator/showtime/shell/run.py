@@ -26,8 +26,10 @@ import structlog
 from showtime import telemetry
 from showtime.cluster.kube import KubeGateway, load_kube_config
 from showtime.shell import handlers
+from showtime.shell.history import HistoryKeeper
 from showtime.shell.reconciler import Reconciler
 from showtime.shell.settings import SettingsError, load_settings
+from showtime.sources.history import HistorySource
 from showtime.sources.metricsource import PrometheusSource
 
 if TYPE_CHECKING:  # kopf types the identity with a NewType it does not export
@@ -62,14 +64,16 @@ def run_operator() -> int:
     log = structlog.get_logger("showtime")
     telemetry.start_metrics_server(settings.metrics_port, settings.metrics_address)
     load_kube_config()
+    gateway = KubeGateway(settings.namespace)
     reconciler = Reconciler(
-        KubeGateway(settings.namespace),
+        gateway,
         PrometheusSource(
             settings.prometheus_url, timeout=settings.prometheus_timeout.total_seconds()
         ),
         default_lead_time=settings.default_lead_time,
         clock=_now,
         write_concurrency=settings.write_concurrency,
+        history=HistoryKeeper(gateway, HistorySource(settings.prometheus_url), _now),
     )
     identity = operator_identity(settings.pod_name, settings.pod_namespace)
     log.info(
