@@ -26,6 +26,7 @@ from showtime.core.history import (
     past_occurrences,
     recommend,
     records_from_status,
+    resolve_expected_peak,
 )
 from showtime.core.spec import TrafficEventSpec, parse_spec
 from showtime.core.timestamps import rfc3339
@@ -61,7 +62,7 @@ def recommend_command(args: argparse.Namespace, out: TextIO) -> int:
         namespace, name, raw = _from_file(args.file)
     else:
         namespace, name, raw, status = _from_cluster(args.event, args.namespace)
-    spec = parse_spec(raw)
+    spec = resolve_expected_peak(parse_spec(raw), status)  # auto: the floor in force now
     if spec.schedule.cron is None:
         raise ValueError(f"{namespace}/{name} is a one-off event: it has no past occurrences")
     source = HistorySource(args.prometheus)

@@ -26,7 +26,12 @@ from typing import Any, Protocol
 import structlog
 
 from showtime.cluster.kube import Gateway
-from showtime.core.history import OccurrenceRecord, merged_history, missing_occurrences
+from showtime.core.history import (
+    OccurrenceRecord,
+    merged_history,
+    missing_occurrences,
+    resolve_expected_peak,
+)
 from showtime.core.observed import EventKey, Observed, ObservedEvent
 from showtime.core.schedule import Occurrence
 from showtime.core.spec import TrafficEventSpec
@@ -79,6 +84,7 @@ class HistoryKeeper:
             self._checked[event.key] = now
             missing = missing_occurrences(spec, event.status, now - self._settle)
             if missing:
+                spec = resolve_expected_peak(spec, event.status)  # the floor in force now
                 task = asyncio.get_running_loop().create_task(self._read(event, spec, missing))
                 self._running[event.key] = task
                 task.add_done_callback(self._forget_task(event.key))
