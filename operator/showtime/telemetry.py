@@ -214,7 +214,7 @@ def set_metric_sample(namespace: str, event: str, target: str, value: float | No
     Missing data is not zero: a gap in this series is the honest picture of an outage.
     """
     if value is None:
-        _remove_matching(METRIC_SAMPLE, {"namespace": namespace, "event": event, "target": target})
+        _remove_exact(METRIC_SAMPLE, {"namespace": namespace, "event": event, "target": target})
     else:
         METRIC_SAMPLE.labels(namespace, event, target).set(value)
 
@@ -222,7 +222,7 @@ def set_metric_sample(namespace: str, event: str, target: str, value: float | No
 def set_or_remove(gauge: Gauge, labels: dict[str, str], value: float | None) -> None:
     """Set one series of ``gauge``; ``None`` removes it (unknown is a gap, never zero)."""
     if value is None:
-        _remove_matching(gauge, labels)
+        _remove_exact(gauge, labels)
     else:
         gauge.labels(**labels).set(value)
 
@@ -231,6 +231,14 @@ def forget_event(namespace: str, event: str) -> None:
     """Drop every per-event series of a deleted TrafficEvent, so none of them goes stale."""
     for gauge in _PER_EVENT:
         _remove_matching(gauge, {"namespace": namespace, "event": event})
+
+
+def _remove_exact(gauge: Gauge, labels: dict[str, str]) -> None:
+    """Remove the one series with exactly ``labels``, if it exists: a dict lookup, not a scan
+    (called for every absent value of every event, so a scan would be quadratic)."""
+    key = tuple(labels[name] for name in gauge._labelnames)
+    if key in gauge._metrics:
+        gauge.remove(*key)
 
 
 def _remove_matching(gauge: Gauge, match: dict[str, str]) -> None:
