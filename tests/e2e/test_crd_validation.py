@@ -208,6 +208,9 @@ def test_recurring_is_accepted_as_written(ns: str) -> None:
         pytest.param({"spec.schedule.duration": "1h0m30s500ms"}, id="duration-compound"),
         pytest.param({"spec.leadTime": "0s"}, id="lead-time-zero"),
         pytest.param({"spec.expectedPeak": 0, "spec.headroom": 0}, id="zero-peak-and-headroom"),
+        pytest.param(
+            {"spec.expectedPeak": "auto", "spec.expectedPeakFallback": 1000}, id="peak-auto"
+        ),
         pytest.param({"spec.targets.0.share": 1}, id="share-one"),
         pytest.param({"spec.targets.0.replicas": 300}, id="replicas-at-cap"),
         pytest.param({"spec.expectedPeak": _DELETE, "spec.targets.0.replicas": 0}, id="zero-floor"),
@@ -423,6 +426,16 @@ BAD_INPUT = [
         "expected-peak-above-1e12",
         {"spec.expectedPeak": 1e13},
         "expectedPeak in body should be less than or equal to 1000000000000",
+    ),
+    case(
+        "expected-peak-auto-without-fallback",
+        {"spec.expectedPeak": "auto"},
+        "expectedPeak: auto needs expectedPeakFallback",
+    ),
+    case(
+        "expected-peak-other-string",
+        {"spec.expectedPeak": "lots", "spec.expectedPeakFallback": 1000},
+        "expectedPeak must be a whole number or auto",
     ),
     case(
         "capacity-above-1e12",
