@@ -17,8 +17,9 @@ ARG VERSION
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
-# Only what the wheel needs (see .dockerignore): metadata, README, the package.
-COPY pyproject.toml README.md ./
+# Only what the wheel needs (see .dockerignore): metadata, README, the package, and the
+# lock of the runtime dependencies (requirements.lock: exact versions with hashes).
+COPY pyproject.toml README.md requirements.lock ./
 COPY operator/showtime ./operator/showtime
 # pip reaches the package index the way the build host does when the build is given the
 # host's pip configuration as secrets (hack/image.sh does): they are mounted for this RUN
@@ -31,12 +32,16 @@ RUN --mount=type=cache,target=/root/.cache/pip \
     if [ -s /run/secrets/pip.conf ]; then export PIP_CONFIG_FILE=/run/secrets/pip.conf; fi \
  && cached=/root/.cache/pip/wheelhouse \
  && mkdir -p "${cached}" \
- && { python -m pip wheel --no-index --find-links "${cached}" --wheel-dir /wheels . \
-      || { python -m pip wheel --find-links "${cached}" --wheel-dir "${cached}" . setuptools wheel \
-           && rm -f "${cached}"/showtime-*.whl \
-           && python -m pip wheel --no-index --find-links "${cached}" --wheel-dir /wheels . ; } ; } \
+ && { python -m pip wheel --no-index --find-links "${cached}" --wheel-dir /wheels --require-hashes -r requirements.lock \
+      || { python -m pip wheel --find-links "${cached}" --wheel-dir "${cached}" --require-hashes -r requirements.lock \
+           && python -m pip wheel --no-index --find-links "${cached}" --wheel-dir /wheels --require-hashes -r requirements.lock ; } ; } \
+ && { python -m pip wheel --no-index --find-links "${cached}" --no-deps --wheel-dir /wheels . \
+      || { python -m pip wheel --find-links "${cached}" --wheel-dir "${cached}" setuptools wheel \
+           && python -m pip wheel --no-index --find-links "${cached}" --no-deps --wheel-dir /wheels . ; } ; } \
  && python -m venv /opt/showtime \
- && /opt/showtime/bin/python -m pip install --no-index --find-links /wheels showtime \
+ && /opt/showtime/bin/python -m pip install --no-index --find-links /wheels --require-hashes -r requirements.lock \
+ && /opt/showtime/bin/python -m pip install --no-index --find-links /wheels --no-deps showtime \
+ && /opt/showtime/bin/python -m pip check \
  && /opt/showtime/bin/python -m pip uninstall --yes pip \
  && test "$(/opt/showtime/bin/showtime --version)" = "showtime ${VERSION}"
 

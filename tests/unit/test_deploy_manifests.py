@@ -23,7 +23,7 @@ def documents() -> list[dict[str, Any]]:
     for entry in kustomization["resources"]:
         path = (DEPLOY / entry).resolve()
         if path.is_dir():  # a kustomization of its own (the CRD in crds/)
-            inner = yaml.safe_load((path / "kustomization.yaml").read_text())
+            inner = yaml.safe_load((path / "Kustomization").read_text())
             files = [path / name for name in inner["resources"]]
         else:
             files = [path]
