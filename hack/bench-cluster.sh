@@ -160,7 +160,7 @@ keda_start() {
   rm -rf "${KEDA_DIR}" && mkdir -p "${KEDA_DIR}"
   keda_certs
   log "applying KEDA ${KEDA_VERSION} CRDs and RBAC from ${module}/config"
-  kc create namespace keda >/dev/null
+  kc create namespace keda --dry-run=client -o yaml | kc apply -f - >/dev/null
   kc apply --server-side -f "${module}/config/crd/bases" >/dev/null
   kc apply --server-side -f "${module}/config/rbac/role.yaml" >/dev/null
   "${PY}" -m benchmarks.burst.keda_manifests "${module}" "${KEDA_DIR}/certs/ca.crt" "${KEDA_ADAPTER}" |

@@ -146,6 +146,8 @@ def traffic_event(
             "cooldown": f"{int(scenario.decay)}s",
             "expectedPeak": scenario.peak,
             "headroom": 0,
+            # Follow the decay rather than the default bounded, stabilized scale-down.
+            "scaleDown": {"stabilizationWindow": "0s", "maxPercentPerMinute": 100},
             "targets": [
                 {
                     "name": target,

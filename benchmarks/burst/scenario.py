@@ -25,11 +25,11 @@ class Scenario:
     baseline: float = 100.0  # requests/s
     peak_factor: float = 10.0  # ×10 at the announced start
     ramp: float = 60.0  # seconds to reach the peak (both bursts)
-    plateau: float = 180.0  # seconds at the peak, after the ramp
+    plateau: float = 120.0  # seconds at the peak, after the ramp
     decay: float = 120.0  # seconds from the peak back to baseline (the event's cooldown)
-    gap: float = 60.0  # baseline between the decay and the unannounced burst
+    gap: float = 330.0  # baseline before the unannounced burst (HPA scales down after 300 s)
     second_factor: float = 10.0  # the unannounced burst, × baseline
-    hold: float = 150.0  # seconds at the unannounced peak, after its ramp
+    hold: float = 120.0  # seconds at the unannounced peak, after its ramp
     capacity: float = 50.0  # requests/s one Ready replica serves
     lead_in: float = 660.0  # from the start of the run to S (at least KEDA's cron margin)
 
