@@ -165,7 +165,7 @@ def test_dockerignore_sends_only_what_the_build_needs() -> None:
     assert "operator/showtime/cli.py" in context
     assert "operator/showtime/py.typed" in context
     leaked = [p for p in context if not p.startswith("operator/showtime/")]
-    assert sorted(leaked) == ["README.md", "pyproject.toml"], leaked
+    assert sorted(leaked) == ["README.md", "pyproject.toml", "requirements.lock"], leaked
     assert not [p for p in context if "__pycache__" in p or p.endswith(".pyc")]
 
 
