@@ -28,7 +28,8 @@ from showtime.cluster.kube import KubeGateway, load_kube_config
 from showtime.shell import handlers
 from showtime.shell.history import HistoryKeeper
 from showtime.shell.reconciler import Reconciler
-from showtime.shell.settings import SettingsError, load_settings
+from showtime.shell.settings import Settings, SettingsError, load_settings
+from showtime.shell.startup import port_problem, versions
 from showtime.sources.history import HistorySource
 from showtime.sources.metricsource import PrometheusSource
 
@@ -51,11 +52,23 @@ def operator_identity(pod_name: str | None, pod_namespace: str | None) -> str:
     return f"{user}@{socket.gethostname()}/{os.getpid()}-{os.urandom(3).hex()}"
 
 
+def _port_problems(settings: Settings) -> list[str]:
+    checks = [
+        (settings.metrics_address, settings.metrics_port, "SHOWTIME_METRICS_PORT", "metrics"),
+        (settings.liveness_address, settings.liveness_port, "SHOWTIME_LIVENESS_PORT", "liveness"),
+    ]
+    found = [port_problem(a, p, var, f"{what} endpoint") for a, p, var, what in checks]
+    return [problem for problem in found if problem]
+
+
 def run_operator() -> int:
     try:
         settings = load_settings()
     except SettingsError as exc:
         print(f"showtime: {exc}", file=sys.stderr)
+        return 2
+    for problem in _port_problems(settings):  # a taken port: one line, not a traceback
+        print(f"showtime: {problem}", file=sys.stderr)
         return 2
     telemetry.configure_logging(settings.log_format, settings.log_level)
     if settings.log_level != "DEBUG":
@@ -78,6 +91,7 @@ def run_operator() -> int:
     identity = operator_identity(settings.pod_name, settings.pod_namespace)
     log.info(
         "starting",
+        versions=versions(),
         identity=identity,
         namespace=settings.namespace or "*",
         prometheus=settings.prometheus_url,
