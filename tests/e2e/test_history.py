@@ -30,6 +30,7 @@ import requests
 from showtime.cluster.kube import GROUP, PLURAL, VERSION
 from tests.support.environment import unavailable
 from tests.support.operator import OperatorProcess
+from tests.support.trafficevents import make_deployment
 from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -226,6 +227,15 @@ def test_recommend_matches_the_backfilled_peaks(
     assert float(_advice(from_file, "expectedPeak")) == true_peak, from_file
 
 
+def _columns(namespace: str) -> list[str] | None:
+    shown = subprocess.run(
+        ["kubectl", "get", "te", "later", "-n", namespace, "-o", "wide", "--no-headers"],
+        capture_output=True, text=True, timeout=30, check=True,
+    ).stdout.split()  # fmt: skip
+    # NAME PHASE NEXT-START READY AGE LEAD DESIRED
+    return shown if len(shown) == 7 and shown[3] != "-" else None
+
+
 def _yaml(value: Any) -> str:
     import yaml
 
@@ -233,8 +243,9 @@ def _yaml(value: Any) -> str:
 
 
 def test_the_operator_records_the_backfilled_occurrences_in_status(
-    crd: None, namespace: str, custom: Any, backfilled: Backfill, tmp_path: Path
+    crd: None, namespace: str, custom: Any, apps_v1: Any, backfilled: Backfill, tmp_path: Path
 ) -> None:
+    make_deployment(apps_v1, namespace, "columns-api", 2)
     with OperatorProcess(
         namespace, tmp_path / "operator.log", SHOWTIME_PROMETHEUS_URL=backfilled.url
     ) as proc:
@@ -255,6 +266,24 @@ def test_the_operator_records_the_backfilled_occurrences_in_status(
             assert target["readyAtPeak"] == ready
         starts = [e["start"] for e in recorded]
         assert starts == sorted(starts, reverse=True)
+        # Scheduled: READY is the target's own pods, DESIRED "-" (was 0/0 and 0).
+        later = datetime.now(UTC) + timedelta(days=1)
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "TrafficEvent",
+            "metadata": {"name": "later", "namespace": namespace},
+            "spec": {
+                "schedule": {"start": later.strftime("%Y-%m-%dT%H:%M:%SZ"), "duration": "1h"},
+                "targets": [{"name": "columns-api", "replicas": 5, "maxReplicas": 10}],
+            },
+        }
+        custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+        columns = wait_for(lambda: _columns(namespace), timeout=30, message="columns")
+        assert columns[1] == "Scheduled"
+        assert (columns[3], columns[6]) == ("2/2", "-"), columns
+        assert "versions=" in proc.log_tail(400)
+        assert "kopf" in proc.log_tail(400)
+        custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "later")
         custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, EVENT)
         wait_for(
             lambda: (
