@@ -229,6 +229,7 @@ class TrafficEventSpec(_Model):
     def expected_peak_auto(self) -> bool:
         """``expectedPeak: auto``: sized from the recorded history (``core.history``)."""
         return self._peak_auto
+
     _parse_cooldown = field_validator("cooldown", mode="before")(_duration(MAX_COOLDOWN))
 
     @field_validator("lead_time", mode="before")
