@@ -206,6 +206,7 @@ class TrafficEventSpec(_Model):
     _peak_auto: bool = PrivateAttr(default=False)
 
     _parse_ramp_up = field_validator("ramp_up", mode="before")(_duration(MAX_RAMP_UP))
+    _parse_cooldown = field_validator("cooldown", mode="before")(_duration(MAX_COOLDOWN))
 
     @model_validator(mode="wrap")
     @classmethod
@@ -229,8 +230,6 @@ class TrafficEventSpec(_Model):
     def expected_peak_auto(self) -> bool:
         """``expectedPeak: auto``: sized from the recorded history (``core.history``)."""
         return self._peak_auto
-
-    _parse_cooldown = field_validator("cooldown", mode="before")(_duration(MAX_COOLDOWN))
 
     @field_validator("lead_time", mode="before")
     @classmethod
