@@ -145,8 +145,8 @@ def _plan(event: ObservedEvent, observed: Observed, holders: frozenset[EventKey]
     decision.spec, decision.error = spec, error
     if spec is None:
         return decision
-    spec = decision.spec = resolve_expected_peak(spec, event.status)  # expectedPeak: auto
     try:
+        spec = decision.spec = resolve_expected_peak(spec, event.status)  # expectedPeak: auto
         if spec.lead_time is None:
             decision.lead_times = _estimates(event.namespace, spec, observed)
         learned = {key: estimate.value for key, estimate in decision.lead_times.items()}
