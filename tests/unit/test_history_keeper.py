@@ -49,7 +49,8 @@ class Reader:
         if self.gate is not None:
             self.gate.wait(5)
         self.asked.append(occurrence.start)
-        peak = 2000.0 if occurrence.start == NOW.replace(hour=19, minute=0) - timedelta(days=1) else 1500.0
+        yesterday = NOW.replace(hour=19, minute=0) - timedelta(days=1)
+        peak = 2000.0 if occurrence.start == yesterday else 1500.0
         load = [(occurrence.start + timedelta(minutes=10), peak)]
         ready = [(occurrence.start, 20.0)]
         return record_occurrence(spec, occurrence, {("Deployment", "api"): load},

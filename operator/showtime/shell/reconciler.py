@@ -169,8 +169,7 @@ class Reconciler:
             patch = patches.get(event.key)
             status = apply_merge_patch(dict(event.status), patch) if patch else event.status
             shown = tuple(
-                status.get(k)
-                for k in ("phase", "targets", "conditions", "nextStart", "prewarmAt")
+                status.get(k) for k in ("phase", "targets", "conditions", "nextStart", "prewarmAt")
             )
             if self._gauged.get(event.key) == shown:
                 continue
