@@ -18,6 +18,7 @@ from showtime.cluster.kube import GROUP, PLURAL, VERSION
 from tests.support.operator import OperatorProcess
 from tests.support.trafficevents import (
     condition,
+    create_cpu_hpa,
     create_event,
     event_reasons,
     iso,
@@ -170,28 +171,7 @@ def test_hpa_min_replicas_raised_and_restored(
 ) -> None:
     autoscaling: Any = client.AutoscalingV2Api(kube_api)
     make_deployment(apps_v1, namespace, "web", 1)
-    autoscaling.create_namespaced_horizontal_pod_autoscaler(
-        namespace,
-        {
-            "apiVersion": "autoscaling/v2",
-            "kind": "HorizontalPodAutoscaler",
-            "metadata": {"name": "web"},
-            "spec": {
-                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
-                "minReplicas": 1,
-                "maxReplicas": 5,
-                "metrics": [
-                    {
-                        "type": "Resource",
-                        "resource": {
-                            "name": "cpu",
-                            "target": {"type": "Utilization", "averageUtilization": 80},
-                        },
-                    }
-                ],
-            },
-        },
-    )
+    create_cpu_hpa(autoscaling, namespace, "web", 1, 5)
 
     def hpa_min() -> int:
         hpa = autoscaling.read_namespaced_horizontal_pod_autoscaler("web", namespace)

@@ -21,6 +21,7 @@ from tests.support.loadsource import load_source
 from tests.support.operator import OperatorProcess
 from tests.support.trafficevents import (
     condition,
+    create_cpu_hpa,
     create_event,
     event_reasons,
     iso,
@@ -91,28 +92,7 @@ def test_an_hpa_deleted_mid_event_still_hands_back_the_original_replicas(
 ) -> None:
     autoscaling: Any = client.AutoscalingV2Api(kube_api)
     make_deployment(apps_v1, namespace, "web", 2)
-    autoscaling.create_namespaced_horizontal_pod_autoscaler(
-        namespace,
-        {
-            "apiVersion": "autoscaling/v2",
-            "kind": "HorizontalPodAutoscaler",
-            "metadata": {"name": "web"},
-            "spec": {
-                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
-                "minReplicas": 2,
-                "maxReplicas": 20,
-                "metrics": [
-                    {
-                        "type": "Resource",
-                        "resource": {
-                            "name": "cpu",
-                            "target": {"type": "Utilization", "averageUtilization": 80},
-                        },
-                    }
-                ],
-            },
-        },
-    )
+    create_cpu_hpa(autoscaling, namespace, "web", 2, 20)
     live_event(custom, namespace, "class", "web", 6)
     wait_for(
         lambda: replicas(apps_v1, namespace, "web") == 6,

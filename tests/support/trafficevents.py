@@ -123,3 +123,31 @@ def wait_condition(
         return cond if cond is not None and cond["status"] == status_ else None
 
     return wait_for(found, timeout=timeout, message=f"{type_}={status_} on {name}")
+
+
+def create_cpu_hpa(
+    autoscaling: Any, namespace: str, target: str, minimum: int, maximum: int
+) -> None:
+    """An autoscaling/v2 HPA on 80 % CPU for Deployment ``target`` (named like it)."""
+    autoscaling.create_namespaced_horizontal_pod_autoscaler(
+        namespace,
+        {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": target},
+            "spec": {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target},
+                "minReplicas": minimum,
+                "maxReplicas": maximum,
+                "metrics": [
+                    {
+                        "type": "Resource",
+                        "resource": {
+                            "name": "cpu",
+                            "target": {"type": "Utilization", "averageUtilization": 80},
+                        },
+                    }
+                ],
+            },
+        },
+    )

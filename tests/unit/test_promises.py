@@ -10,39 +10,16 @@ import asyncio
 import contextlib
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
-from showtime.shell.reconciler import Reconciler
 from showtime.sources.metricsource import FailureReason, MetricFailure, Sample
 from tests.support.fakes import Clock, FakeCluster, FakeMetrics
+from tests.support.ticks import START, event_spec, make, tick
 
-START = datetime(2026, 12, 31, 12, 0, tzinfo=UTC)
 QUERY = 'sum(rate(http_requests_total{service="api"}[1m]))'
-
-
-def event_spec(**overrides: Any) -> dict[str, Any]:
-    spec: dict[str, Any] = {
-        "schedule": {"start": "2026-12-31T12:00:00Z", "duration": "1h"},
-        "leadTime": "5m",
-        "cooldown": "0s",
-        "scaleDown": {"stabilizationWindow": "0s", "maxPercentPerMinute": 100},
-        "targets": [{"name": "api", "replicas": 10, "maxReplicas": 20}],
-    }
-    spec.update(overrides)
-    return spec
-
-
-def make(cluster: FakeCluster, clock: Clock, metrics: FakeMetrics | None = None) -> Reconciler:
-    return Reconciler(
-        cluster, metrics or FakeMetrics(), default_lead_time=timedelta(minutes=5), clock=clock
-    )
-
-
-def tick(reconciler: Reconciler, **kw: Any) -> Any:
-    return asyncio.run(reconciler.tick(**kw))
 
 
 def add_hpa(cluster: FakeCluster, target: str, minimum: int | None, maximum: int = 50) -> None:

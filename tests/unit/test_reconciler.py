@@ -4,26 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from showtime.shell.reconciler import Reconciler
 from showtime.sources.metricsource import FailureReason, MetricFailure, Sample
 from tests.support.fakes import Clock, FakeCluster, FakeMetrics
-
-START = datetime(2026, 12, 31, 12, 0, tzinfo=UTC)
-
-
-def event_spec(**overrides: Any) -> dict[str, Any]:
-    spec: dict[str, Any] = {
-        "schedule": {"start": "2026-12-31T12:00:00Z", "duration": "1h"},
-        "leadTime": "5m",
-        "cooldown": "0s",
-        "scaleDown": {"stabilizationWindow": "0s", "maxPercentPerMinute": 100},
-        "targets": [{"name": "api", "replicas": 10, "maxReplicas": 20}],
-    }
-    spec.update(overrides)
-    return spec
+from tests.support.ticks import START, event_spec, make, tick
 
 
 def metric_target(query: str) -> dict[str, Any]:
@@ -34,16 +21,6 @@ def metric_target(query: str) -> dict[str, Any]:
         "maxReplicas": 50,
         "metric": {"query": query, "targetPerReplica": 100},
     }
-
-
-def make(cluster: FakeCluster, clock: Clock, metrics: FakeMetrics | None = None) -> Reconciler:
-    return Reconciler(
-        cluster, metrics or FakeMetrics(), default_lead_time=timedelta(minutes=5), clock=clock
-    )
-
-
-def tick(reconciler: Reconciler, **kw: Any) -> Any:
-    return asyncio.run(reconciler.tick(**kw))
 
 
 def test_prewarm_scales_once_then_stays_quiet() -> None:
