@@ -8,7 +8,6 @@ Prometheus scrapes it every 2 s; the operator (ticking every second) scales the 
 from __future__ import annotations
 
 import itertools
-import math
 import subprocess
 import time
 import uuid
@@ -47,11 +46,8 @@ STABILIZATION = 10.0  # the events' scaleDown.stabilizationWindow, in seconds
 
 
 def max_step(before: int, percent: int = 50) -> int:
-    """The most one scale-down step may remove: the share, rounded up to a whole replica.
-
-    Rounded up as the operator does (``limit_scale_down``: at least one replica a step).
-    """
-    return max(1, math.ceil(before * percent / 100))
+    """The most one scale-down step may remove: the share (rounded down), at least one."""
+    return max(1, before * percent // 100)
 
 
 @pytest.fixture

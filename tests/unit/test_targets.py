@@ -114,9 +114,39 @@ def test_hand_back_steps_down_and_then_forgets() -> None:
     step3 = decide_target(view(10, step2.state), [], now=T0 + timedelta(minutes=2))
     assert step3.replicas == 5
     assert step3.state is not None
-    done = decide_target(view(5, step3.state), [], now=T0 + timedelta(minutes=3))
+    # Half of 5 is rounded down: a step never removes more than the share.
+    step4 = decide_target(view(5, step3.state), [], now=T0 + timedelta(minutes=3))
+    assert step4.replicas == 3
+    assert step4.state is not None
+    done = decide_target(view(3, step4.state), [], now=T0 + timedelta(minutes=4))
     assert done.replicas == 2
     assert done.state is None  # annotations removed: handed back
+
+
+def test_a_step_down_never_removes_more_than_the_share_but_always_at_least_one() -> None:
+    assert limit_scale_down(13, 1, percent_per_minute=50, last_scale_down=None, now=0) == 7
+    assert limit_scale_down(16, 1, percent_per_minute=50, last_scale_down=None, now=0) == 8
+    assert limit_scale_down(2, 1, percent_per_minute=20, last_scale_down=None, now=0) == 1
+
+
+def test_a_step_stored_but_never_written_is_still_taken_after_a_restart() -> None:
+    """Under an HPA the state and the minimum are two requests; a crash between them."""
+    hpa = HpaView("api", min_replicas=8, max_replicas=30)
+    at = int(T0.timestamp())
+    state = HandBackState(
+        2,
+        OriginalHpa("api", 2),
+        ("a",),
+        ((at - 60, 8), (at, 4)),
+        at,  # the step down was decided just now...
+        LastWrite(Mode.HPA, 4, previous=8),  # ...and the HPA write never sent
+        None,
+        0,
+        50,
+    )
+    again = decide_target(view(8, state, hpa), [claim("a", 4, window=0, percent=50)], now=T0)
+    assert again.hpa_min == HpaMinWrite(4)
+    assert again.notices == ()  # not mistaken for someone else's change
 
 
 def test_untouched_target_is_left_alone() -> None:

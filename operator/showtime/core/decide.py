@@ -53,7 +53,7 @@ from showtime.core.planner import (
     plan_event,
     wish_for,
 )
-from showtime.core.samples import MetricFailure, MetricResult, Sample
+from showtime.core.samples import MetricResult, Sample
 from showtime.core.spec import TrafficEventSpec
 from showtime.core.targets import Claim, TargetDecision, TargetView, decide_target
 from showtime.core.timestamps import parse_timestamp
@@ -157,6 +157,9 @@ def _plan(event: ObservedEvent, observed: Observed, holders: frozenset[EventKey]
         if start_at is not None and prewarm_at is not None:
             started = (start_at, prewarm_at)
         decision.plan = plan_event(spec, now=observed.now, lead_time=lead, prewarm_started=started)
+        if event.spec is None and not decision.plan.holding:
+            # The last valid spec has let go: from now on the invalid edit is what counts.
+            decision.spec, decision.plan = None, None
     except Exception as exc:  # an overflow or a date out of range: this event only
         decision.plan = None
         decision.error = f"cannot be planned: {type(exc).__name__}: {exc}"
@@ -226,7 +229,7 @@ def _wishes(
                 target,
                 floor_now,
                 sample_value=result.value if isinstance(result, Sample) else None,
-                metric_failed=isinstance(result, MetricFailure),
+                metric_failed=target.metric is not None and not isinstance(result, Sample),
                 last_desired=previous.get(target.key),
             )
         except Exception:  # keep what it had: never lower on trouble

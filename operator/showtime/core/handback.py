@@ -49,10 +49,19 @@ class OriginalHpa:
 
 @dataclass(frozen=True)
 class LastWrite:
-    """The value Showtime last wrote (or confirmed) in a mode; others' changes differ from it."""
+    """The value Showtime last wrote (or confirmed) in a mode; others' changes differ from it.
+
+    ``previous`` is the value it replaced: this state is stored before the count is written
+    (an HPA's minimum is a second request), so after a crash in between the count may still
+    be ``previous``, which is then not someone else's change.
+    """
 
     mode: Mode
     value: int
+    previous: int | None = None
+
+    def moved_by_others(self, mode: Mode, current: int) -> bool:
+        return mode is self.mode and current not in (self.value, self.previous)
 
 
 @dataclass(frozen=True)
@@ -78,10 +87,10 @@ class HandBackState:
             "percentPerMinute": self.percent_per_minute,
         }
         if self.last_write is not None:
-            state["lastWrite"] = {
-                "mode": self.last_write.mode.value,
-                "value": self.last_write.value,
-            }
+            written = self.last_write
+            state["lastWrite"] = {"mode": written.mode.value, "value": written.value}
+            if written.previous is not None and written.previous != written.value:
+                state["lastWrite"]["previous"] = written.previous
         if self.manual_floor is not None:
             state["manualFloor"] = self.manual_floor
         hpa = None
@@ -176,7 +185,12 @@ def _scale_state(text: str) -> dict[str, Any]:
     }
     written = raw.get("lastWrite")
     if written is not None:
-        fields["last_write"] = LastWrite(Mode(written["mode"]), int(written["value"]))
+        previous = written.get("previous")
+        fields["last_write"] = LastWrite(
+            Mode(written["mode"]),
+            int(written["value"]),
+            int(previous) if previous is not None else None,
+        )
     if raw.get("manualFloor") is not None:
         fields["manual_floor"] = int(raw["manualFloor"])
     return fields

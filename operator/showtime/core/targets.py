@@ -12,7 +12,6 @@ and writes are ``decide``'s business; annotations' format is ``handback``'s.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -130,12 +129,16 @@ def highest_in_window(history: Sequence[tuple[int, int]], now: int, window_secon
 def limit_scale_down(
     current: int, wanted: int, *, percent_per_minute: int, last_scale_down: int | None, now: int
 ) -> int:
-    """Lower by at most ``percent`` of the current count (at least 1) once a minute."""
+    """Lower by at most ``percent`` of the current count once a minute.
+
+    The share is rounded down, as the HPA's percent policy does, so a step never removes
+    more than the share; but at least one replica, so a hand-back always ends.
+    """
     if wanted >= current:
         return wanted
     if last_scale_down is not None and now - last_scale_down < SCALE_DOWN_PERIOD.total_seconds():
         return current
-    step = max(1, math.ceil(current * percent_per_minute / 100))
+    step = max(1, current * percent_per_minute // 100)
     return max(wanted, current - step)
 
 
@@ -166,7 +169,7 @@ def _hold(view: TargetView, claims: Sequence[Claim], mode: Mode, clock: int) -> 
 
     manual = state.manual_floor
     written = state.last_write
-    if written is not None and written.mode is mode and current != written.value:
+    if written is not None and written.moved_by_others(mode, current):
         if current > written.value:
             manual = max(current, manual or 0)
             notices.append(
@@ -195,6 +198,10 @@ def _hold(view: TargetView, claims: Sequence[Claim], mode: Mode, clock: int) -> 
         last_scale_down=state.last_scale_down,
         now=clock,
     )
+    if written is not None and _unapplied_step_down(written, mode, current, value):
+        # The step down decided last time was stored but never written (a crash between
+        # the two requests): it was allowed then, so it still is.
+        value = max(wanted, written.value)
     capped = False
     if hpa is not None and value > hpa.max_replicas:
         value, capped, reason = max(hpa.max_replicas, current), True, Reason.CAP
@@ -203,7 +210,7 @@ def _hold(view: TargetView, claims: Sequence[Claim], mode: Mode, clock: int) -> 
         held_by=tuple(sorted({c.event for c in claims})),
         history=history,
         last_scale_down=clock if value < current else state.last_scale_down,
-        last_write=LastWrite(mode, value),
+        last_write=_last_write(written, mode, value, current),
         manual_floor=manual,
         window_seconds=window,
         percent_per_minute=percent,
@@ -227,6 +234,22 @@ def _hold(view: TargetView, claims: Sequence[Claim], mode: Mode, clock: int) -> 
         new_state,
         capped,
         tuple(notices),
+    )
+
+
+def _last_write(written: LastWrite | None, mode: Mode, value: int, current: int) -> LastWrite:
+    """What to store as the last write; unchanged when it is the same value (idempotent)."""
+    if written is not None and written.mode is mode and written.value == value:
+        return written
+    return LastWrite(mode, value, current)
+
+
+def _unapplied_step_down(written: LastWrite, mode: Mode, current: int, value: int) -> bool:
+    return (
+        written.mode is mode
+        and written.previous == current
+        and written.value < current
+        and value == current
     )
 
 
@@ -254,7 +277,7 @@ def _hand_back(view: TargetView, mode: Mode, state: HandBackState, clock: int) -
     current = view.replicas
     original = state.original_replicas
     written = state.last_write
-    others_moved = written is not None and written.mode is mode and written.value != current
+    others_moved = written is not None and written.moved_by_others(mode, current)
     if original is None or others_moved:
         # Nothing to go back to, or someone else has taken over the count: leave it to them.
         return TargetDecision(mode, current, current, None, None, Reason.HAND_BACK, None)
@@ -272,7 +295,7 @@ def _hand_back(view: TargetView, mode: Mode, state: HandBackState, clock: int) -
         state,
         held_by=(),
         last_scale_down=clock if value < current else state.last_scale_down,
-        last_write=LastWrite(mode, value),
+        last_write=_last_write(written, mode, value, current),
         manual_floor=None,
     )
     return TargetDecision(mode, original, value, step, None, Reason.HAND_BACK, new_state)
