@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -295,7 +296,7 @@ def quiet_logs() -> Iterator[None]:
 
 
 TickMachine.TestCase.settings = settings(
-    max_examples=80,
+    max_examples=int(os.environ.get("SHOWTIME_STATE_MACHINE_EXAMPLES", "200")),
     stateful_step_count=30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
