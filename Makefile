@@ -90,7 +90,7 @@ bench: venv cluster ## benchmarks that print numbers: a tick over 1,000 events (
 
 BENCH_BURST_ARGS ?=
 .PHONY: bench-burst
-bench-burst: venv ## HPA, KEDA and Showtime side by side on a second, throw-away kwok cluster (~25 min; not in make test)
+bench-burst: venv ## HPA, KEDA and Showtime side by side on a second, throw-away kwok cluster (~30 min; not in make test)
 	@$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/pip install -q matplotlib
 	@trap 'hack/bench-cluster.sh down' EXIT INT TERM; \
 	  hack/bench-cluster.sh up >/dev/null && \
