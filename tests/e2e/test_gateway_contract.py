@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
@@ -35,6 +35,7 @@ from showtime.cluster.kube import (
 from showtime.cluster.requests import event_body
 from tests.support.fakes import FakeCluster
 from tests.support.kube import deployment
+from tests.support.wait import wait_settled
 
 pytestmark = pytest.mark.e2e
 T = TypeVar("T")
@@ -58,6 +59,10 @@ class Backend(Protocol):
     def hpa(self, name: str) -> dict[str, Any]: ...
     def trafficevent(self, name: str) -> dict[str, Any]: ...
     def kube_event(self, name: str) -> dict[str, Any]: ...
+
+    def settled_version(self, read: Callable[[], dict[str, Any]]) -> str:
+        """The object's resourceVersion once its controllers have stopped writing to it."""
+        ...
 
 
 class FakeBackend:
@@ -89,6 +94,9 @@ class FakeBackend:
 
     def kube_event(self, name: str) -> dict[str, Any]:
         return self.cluster.kube_events[(self.namespace, name)]
+
+    def settled_version(self, read: Callable[[], dict[str, Any]]) -> str:
+        return str(read()["metadata"]["resourceVersion"])  # no controllers here
 
 
 class KubeBackend:
@@ -165,6 +173,16 @@ class KubeBackend:
     def kube_event(self, name: str) -> dict[str, Any]:
         return self._read(self.core.read_namespaced_event, name, self.namespace)
 
+    def settled_version(self, read: Callable[[], dict[str, Any]]) -> str:
+        # The Deployment and HPA controllers write status after a change: a precondition
+        # taken before they are done would meet their write, not someone else's.
+        return wait_settled(
+            lambda: str(read()["metadata"]["resourceVersion"]),
+            quiet=2,
+            timeout=60,
+            message="the object's controllers done writing",
+        )
+
 
 @pytest.fixture(params=["fake", "kube"])
 def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
@@ -197,16 +215,16 @@ def test_annotations_and_replicas_change_in_one_merge_patch(backend: Backend) ->
         )
     )
     stored = backend.workload("api")
-    assert answer["metadata"]["resourceVersion"] == stored["metadata"]["resourceVersion"]
     assert stored["metadata"]["resourceVersion"] != before
+    assert answer["spec"]["replicas"] == 4
     assert stored["spec"]["replicas"] == 4
     assert {"showtime.dev/a": "1", "showtime.dev/b": "2"}.items() <= annotations_of(stored).items()
-    # One write: a precondition on the version it answered holds for the next write.
+    # A precondition on the current version holds (once the controllers are done).
     run(
         backend.gateway.patch_workload(
             key(backend),
             annotations={"showtime.dev/a": None},
-            resource_version=answer["metadata"]["resourceVersion"],
+            resource_version=backend.settled_version(lambda: backend.workload("api")),
         )
     )
     after = annotations_of(backend.workload("api"))
@@ -217,7 +235,7 @@ def test_annotations_and_replicas_change_in_one_merge_patch(backend: Backend) ->
 
 def test_a_stale_resource_version_is_a_conflict_and_changes_nothing(backend: Backend) -> None:
     backend.add_deployment("api", 1)
-    seen = backend.workload("api")["metadata"]["resourceVersion"]
+    seen = backend.settled_version(lambda: backend.workload("api"))
     backend.external_scale("api", 2)  # someone else wrote between our read and our write
     with pytest.raises(Conflict) as refused:
         run(
@@ -289,7 +307,7 @@ def test_a_status_patch_merges_and_a_null_removes_a_field(backend: Backend) -> N
 def test_hpa_min_replicas_with_a_precondition(backend: Backend) -> None:
     backend.add_deployment("api", 2)
     backend.add_hpa("api", 2, 8)
-    seen = backend.hpa("api-hpa")["metadata"]["resourceVersion"]
+    seen = backend.settled_version(lambda: backend.hpa("api-hpa"))
     answer = run(
         backend.gateway.patch_hpa(
             backend.namespace, "api-hpa", min_replicas=5, resource_version=seen
