@@ -27,6 +27,8 @@ lint: venv ## ruff and mypy --strict
 
 .PHONY: unit
 unit: venv ## unit and property tests (no cluster)
+	@# The chart tests need helm: build it (once, into the cache) outside pytest's timeouts.
+	@hack/build-helm.sh >/dev/null
 	$(BIN)/pytest tests/unit -q
 
 E2E_WORKERS ?= 4
