@@ -13,7 +13,6 @@ from showtime.core.leadtime import (
     MAXIMUM,
     LeadTimeEstimate,
     StartupMemory,
-    pod_time_to_ready,
     starts_in_order,
 )
 from showtime.core.podstartup import read_startup, slim_pod
@@ -115,7 +114,6 @@ def test_a_pod_first_seen_after_a_restart_is_not_learned_from() -> None:
     restarted = pod("a", created=NOW - timedelta(hours=1), ready_after=1800, restarts=2)
     memory = StartupMemory().observe([restarted], NOW)
     assert estimate(memory).learned is False
-    assert pod_time_to_ready(restarted) is None  # the wrapper the reconciler calls today
     # Nor later, once its restart count is no longer visible in the same way.
     calm = pod("a", created=NOW - timedelta(hours=1), ready_after=1800)
     assert estimate(memory.observe([calm], NOW + timedelta(minutes=1))).learned is False

@@ -19,12 +19,12 @@ target alone, and changes nothing for the others. No I/O, no clock reading.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from showtime.core.decide_status import event_status, metric_report, stage_targets
+from showtime.core.decide_status import metric_report, status_write
 from showtime.core.handback import ALL_ANNOTATIONS, HELD_BY, read_annotations
 from showtime.core.history import resolve_expected_peak
 from showtime.core.leadtime import LeadTimeEstimate
@@ -80,26 +80,37 @@ class EventDecision:
         return Involved(e.namespace, "TrafficEvent", e.name, e.uid, EVENT_API_VERSION)
 
 
-def queries_for(observed: Observed) -> set[str]:
+def plan_events(observed: Observed) -> list[EventDecision]:
+    """Pass 1 without the metrics: each event's effective spec and plan."""
+    holders = holders_index(observed)
+    return [_plan(event, observed, holders) for event in observed.events]
+
+
+def queries_for(plans: Sequence[EventDecision]) -> set[str]:
     """The distinct metric queries this tick needs (evaluated once each by the shell)."""
     queries: set[str] = set()
-    holders = holders_index(observed)
-    for event in observed.events:
-        decision = _plan(event, observed, holders)
-        if decision.spec is None or decision.plan is None or event.releasing:
+    for decision in plans:
+        if decision.spec is None or decision.plan is None or decision.event.releasing:
             continue
         if decision.plan.stage in QUERYING_STAGES:
             queries.update(t.metric.query for t in decision.spec.targets if t.metric)
     return queries
 
 
-def decide(observed: Observed, results: Mapping[str, MetricResult]) -> Decisions:
-    """Every write, status patch and Event of this tick, from what was observed."""
+def decide(
+    observed: Observed,
+    results: Mapping[str, MetricResult],
+    plans: list[EventDecision] | None = None,
+) -> Decisions:
+    """Every write, status patch and Event of this tick, from what was observed.
+
+    ``plans`` is what ``plan_events`` gave for the same ``observed`` (planned once a tick:
+    the queries come from it); without it, decide plans itself.
+    """
     failures: list[str] = []
-    holders = holders_index(observed)
-    events = [
-        _wishes(_plan(event, observed, holders), observed, results) for event in observed.events
-    ]
+    if plans is None:
+        plans = plan_events(observed)
+    events = [_wishes(decision, observed, results) for decision in plans]
     claims = _claims(events)
     holding = {key: tuple(sorted(c.event for c in found)) for key, found in claims.items()}
     targets: dict[WorkloadKey, TargetDecision] = {}
@@ -122,7 +133,7 @@ def decide(observed: Observed, results: Mapping[str, MetricResult]) -> Decisions
         if event_decision.event.releasing:
             continue
         try:
-            write, said_status = _status(event_decision, observed, targets, results)
+            write, said_status = status_write(event_decision, observed, targets, results)
         except Exception as exc:
             failures.append(f"{'/'.join(event_decision.event.key)}: status: {exc}")
             continue
@@ -362,33 +373,4 @@ def _addressed(
     return [Notice(i, s.type, s.reason, s.message) for s in said for i in to]
 
 
-# -- pass 3: each TrafficEvent's status ----------------------------------------------------
-
-
-def _status(
-    decision: EventDecision,
-    observed: Observed,
-    targets: Mapping[WorkloadKey, TargetDecision],
-    results: Mapping[str, MetricResult],
-) -> tuple[StatusWrite | None, list[Any]]:
-    event = decision.event
-    reports = stage_targets(decision, observed, targets, results) if decision.spec else ()
-    held_raw = None
-    if decision.plan is not None and decision.plan.holding:
-        held_raw = event.raw_spec if event.spec is not None else event.status.get("heldSpec")
-    new, said = event_status(
-        event.status,
-        generation=event.generation,
-        plan=decision.plan,
-        error=decision.error,
-        reports=reports,
-        held_spec=held_raw,
-        now=observed.now,
-    )
-    patch = {k: v for k, v in new.items() if event.status.get(k) != v}
-    patch.update({k: None for k in event.status if k not in new})
-    write = StatusWrite(event.namespace, event.name, patch) if patch else None
-    return write, said
-
-
-__all__ = ["EventDecision", "decide", "metric_report", "queries_for"]
+__all__ = ["EventDecision", "decide", "metric_report", "plan_events", "queries_for"]

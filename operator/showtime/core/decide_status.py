@@ -1,11 +1,11 @@
 """From one tick's decisions to a TrafficEvent's status: per-target reports and the status.
 
-``stage_targets`` turns what ``decide`` found for one event (its wishes, the decisions for
-its targets, the metric results) into ``status.TargetReport`` rows; ``event_status``
-builds the status with ``status.build_status`` and keeps the metric sample steady between
-refreshes. The rules for conditions and Events live in ``status``; this module only
-gathers their inputs. Pure.
-"""
+``status_write`` gives an event's status as a merge patch (nulls for fields that no longer
+apply); ``stage_targets`` turns what ``decide`` found for one event (its wishes, the
+decisions for its targets, the metric results) into ``status.TargetReport`` rows;
+``event_status`` builds the status with ``status.build_status`` and keeps the metric sample
+steady between refreshes. The rules for conditions and Events live in ``status``; this
+module only gathers their inputs. Pure."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from showtime.core.handback import Mode
-from showtime.core.observed import Observed, ObservedWorkload, WorkloadKey
+from showtime.core.observed import Observed, ObservedWorkload, StatusWrite, WorkloadKey
 from showtime.core.planner import EventPlan, Reason
 from showtime.core.samples import MetricFailure, MetricResult, Sample
 from showtime.core.status import (
@@ -121,3 +121,30 @@ def event_status(
     if previous.get("history"):  # written by shell.history, kept as it is
         new["history"] = previous["history"]
     return new, notices
+
+
+def status_write(
+    decision: EventDecision,
+    observed: Observed,
+    targets: Mapping[WorkloadKey, TargetDecision],
+    results: Mapping[str, MetricResult],
+) -> tuple[StatusWrite | None, list[Any]]:
+    """The event's status as a merge patch (None: nothing changed), and its notices."""
+    event = decision.event
+    reports = stage_targets(decision, observed, targets, results) if decision.spec else ()
+    held_raw = None
+    if decision.plan is not None and decision.plan.holding:
+        held_raw = event.raw_spec if event.spec is not None else event.status.get("heldSpec")
+    new, said = event_status(
+        event.status,
+        generation=event.generation,
+        plan=decision.plan,
+        error=decision.error,
+        reports=reports,
+        held_spec=held_raw,
+        now=observed.now,
+    )
+    patch = {k: v for k, v in new.items() if event.status.get(k) != v}
+    patch.update({k: None for k in event.status if k not in new})
+    write = StatusWrite(event.namespace, event.name, patch) if patch else None
+    return write, said

@@ -42,12 +42,6 @@ MAX_SAMPLES = 20  # per workload, newest first; also what status keeps
 MAX_AGE = timedelta(days=7)  # of a sample's first Ready
 
 
-@dataclass(frozen=True)
-class LeadTime:
-    value: timedelta
-    learned: bool  # False: the default, nothing observed
-
-
 def percentile(values: Sequence[float], fraction: float) -> float:
     """Nearest-rank percentile of a non-empty sequence."""
     ordered = sorted(values)
@@ -59,22 +53,6 @@ def lead_time_for(startup_seconds: float) -> timedelta:
     """The rule on a start-up time: x1.5, +30 s, whole seconds up, at most 2 h."""
     seconds = math.ceil(startup_seconds * SAFETY_FACTOR + MARGIN.total_seconds())
     return min(timedelta(seconds=seconds), MAXIMUM)
-
-
-def learn_lead_time(time_to_ready: Sequence[timedelta], *, default: timedelta) -> LeadTime:
-    """Effective lead time from start-up durations (no memory; kept for existing callers)."""
-    seconds = [d.total_seconds() for d in time_to_ready if d >= timedelta(0)]
-    if not seconds:
-        return LeadTime(default, learned=False)
-    return LeadTime(lead_time_for(percentile(seconds, PERCENTILE)), learned=True)
-
-
-def pod_time_to_ready(pod: Mapping[str, Any]) -> timedelta | None:
-    """Creation to Ready of one pod; None if not Ready or restarted (kept for existing callers)."""
-    reading = read_startup(pod)
-    if reading is None or reading.ready_at is None or reading.restarts:
-        return None
-    return reading.ready_at - reading.created
 
 
 def starts_in_order(kind: str, workload: Mapping[str, Any]) -> bool:

@@ -17,7 +17,7 @@ import structlog
 
 from showtime.cluster.kube import Snapshot
 from showtime.core.handback import ALL_ANNOTATIONS
-from showtime.core.leadtime import StartupMemory
+from showtime.core.leadtime import StartupMemory, starts_in_order
 from showtime.core.observed import EventKey, Observed, ObservedEvent, ObservedWorkload, WorkloadKey
 from showtime.core.spec import SpecError, TrafficEventSpec, parse_spec
 from showtime.core.targets import HpaView
@@ -150,6 +150,5 @@ def _workload(
         annotations={k: str(annotations[k]) for k in ALL_ANNOTATIONS if k in annotations},
         hpa=hpa_view,
         hpa_resource_version=hpa_version,
-        ordered_ready=kind == "StatefulSet"
-        and spec.get("podManagementPolicy", "OrderedReady") != "Parallel",
+        ordered_ready=starts_in_order(kind, obj),
     )

@@ -22,7 +22,7 @@ import structlog
 from showtime import telemetry
 from showtime.cluster.kube import Gateway
 from showtime.cluster.mergepatch import apply_merge_patch
-from showtime.core.decide import decide, queries_for
+from showtime.core.decide import decide, plan_events, queries_for
 from showtime.core.observed import Decisions, EventKey, Observed
 from showtime.core.samples import FailureReason, MetricFailure, MetricResult
 from showtime.shell import gauges
@@ -126,10 +126,11 @@ class Reconciler:
         snap = await self._gateway.snapshot()
         observed = self._gatherer.observe(snap, self._clock(), releasing)
         report.events = len(observed.events)
-        queries = queries_for(observed)
+        plans = plan_events(observed)  # once a tick: the queries and the decisions use it
+        queries = queries_for(plans)
         report.queries = len(queries)
         results = await self._query(queries)
-        decisions = decide(observed, results)
+        decisions = decide(observed, results, plans)
         for failure in decisions.failures:
             log.error("decision failed", failure=failure)
         applied = ApplyReport()
