@@ -20,3 +20,9 @@ HELM_BIN_DIR="${SHOWTIME_CACHE}/bin/helm-${HELM_VERSION}"
 # prometheus-operator's CRDs (ServiceMonitor, PodMonitor, PrometheusRule) from its Go module,
 # for checking the chart's monitoring objects against the API server (hack/monitoring-crds.sh).
 PROMETHEUS_OPERATOR_VERSION="${PROMETHEUS_OPERATOR_VERSION:-v0.85.0}"
+# Karpenter with its KWOK cloud provider (sigs.k8s.io/karpenter/kwok), built by
+# hack/build-karpenter.sh only for the node-capacity tests and benchmark. Its go directive
+# asks for a newer Go than the machine's; the Go module proxy serves that toolchain.
+KARPENTER_VERSION="${KARPENTER_VERSION:-v1.15.0}"
+KARPENTER_GOTOOLCHAIN="${KARPENTER_GOTOOLCHAIN:-go1.26.9}"
+KARPENTER_BIN_DIR="${SHOWTIME_CACHE}/bin/karpenter-${KARPENTER_VERSION}"
