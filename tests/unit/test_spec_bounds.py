@@ -77,6 +77,7 @@ def test_durations_module_refuses_absurd_values(text: str) -> None:
         ({"leadTime": "24h1s"}, r"leadTime: must be at most 24h"),
         ({"rampUp": "1441m"}, r"rampUp: must be at most 24h"),
         ({"cooldown": "86401s"}, r"cooldown: must be at most 24h"),
+        ({"nodeCapacity": {"leadTime": "2h1s"}}, r"nodeCapacity\.leadTime: must be at most 2h"),
         (
             {"scaleDown": {"stabilizationWindow": "61m"}},
             r"scaleDown\.stabilizationWindow: must be at most 1h",
@@ -121,6 +122,7 @@ def test_values_past_the_bounds_are_invalid(fields: dict[str, Any], message: str
         {"schedule": {"start": "2000-01-01T00:00:00+14:00"}},  # 1999 in UTC: the year as written
         {"schedule": {"start": "2200-12-31T23:59:59-12:00"}},
         {"scaleDown": {"stabilizationWindow": "1h"}},
+        {"nodeCapacity": {"prewarm": True, "leadTime": "2h"}},
         {"expectedPeak": 1e12, "headroom": 10},
         {
             "targets": [
@@ -199,6 +201,10 @@ def test_crd_agrees_with_spec_bounds() -> None:
         "scaleDown.stabilizationWindow": (
             props["scaleDown"]["properties"]["stabilizationWindow"],
             bounds.MAX_STABILIZATION_WINDOW,
+        ),
+        "nodeCapacity.leadTime": (
+            props["nodeCapacity"]["properties"]["leadTime"],
+            bounds.MAX_NODE_LEAD_TIME,
         ),
     }
     for name, (field_schema, limit) in durations.items():

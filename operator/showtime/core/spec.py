@@ -14,6 +14,8 @@ instant without overflowing. Why these numbers:
 - ``leadTime``, ``rampUp`` and ``cooldown`` at most 24 hours: no pod takes a day to become
   Ready, and a day of warming or cooling is already a standing change of capacity.
 - ``scaleDown.stabilizationWindow`` at most 1 hour, the HorizontalPodAutoscaler's own limit.
+- ``nodeCapacity.leadTime`` at most 2 hours: a node that takes longer to join is broken,
+  and holding empty nodes for longer costs more than the all-day overprovisioning it replaces.
 - ``schedule.start`` in the years 2000 to 2200 as written (before its offset is applied).
 - replica counts at most 100,000; ``expectedPeak``, ``capacityPerReplica`` and
   ``targetPerReplica`` at most 10^12; ``headroom`` at most 10 (1,000 % spare).
@@ -49,6 +51,7 @@ MAX_LEAD_TIME = timedelta(hours=24)
 MAX_RAMP_UP = timedelta(hours=24)
 MAX_COOLDOWN = timedelta(hours=24)
 MAX_STABILIZATION_WINDOW = timedelta(hours=1)
+MAX_NODE_LEAD_TIME = timedelta(hours=2)
 EARLIEST_YEAR = 2000
 LATEST_YEAR = 2200
 MAX_REPLICAS = 100_000
@@ -167,6 +170,24 @@ class ScaleDown(_Model):
     )
 
 
+NodeCapacityMechanism = Literal["Auto", "CapacityBuffer", "Placeholders"]
+
+
+class NodeCapacity(_Model):
+    """``spec.nodeCapacity``: reserve room on nodes ahead of the pod pre-warm (opt-in)."""
+
+    prewarm: bool = False
+    lead_time: timedelta | None = None  # None: auto, learned from how long nodes took
+    mechanism: NodeCapacityMechanism = "Auto"
+
+    @field_validator("lead_time", mode="before")
+    @classmethod
+    def _lead_time(cls, value: Any) -> Any:
+        if value is None or value == "auto":
+            return None
+        return _duration(MAX_NODE_LEAD_TIME)(value)
+
+
 class Target(_Model):
     kind: TargetKind = "Deployment"
     name: str = Field(min_length=1)
@@ -201,6 +222,7 @@ class TrafficEventSpec(_Model):
     headroom: float = Field(default=0.2, ge=0, le=MAX_HEADROOM)
     suspend: bool = False
     scale_down: ScaleDown = ScaleDown()
+    node_capacity: NodeCapacity = NodeCapacity()
     targets: tuple[Target, ...] = Field(min_length=1)
 
     _peak_auto: bool = PrivateAttr(default=False)
