@@ -5,6 +5,9 @@
 # Karpenter's go.mod has no replace directive, so a plain `go build` of the module works;
 # its go directive may ask for a newer toolchain than the machine's, which GOTOOLCHAIN
 # fetches through the Go module proxy. Re-running with the binary present does nothing.
+# Karpenter's manager binds its metrics and health ports on every interface (":PORT" in
+# pkg/operator/operator.go); the build compiles a scratch copy of the module with those two
+# addresses bound to 127.0.0.1 instead (the local cluster listens on loopback only).
 # Prints the module directory (its kwok/charts/crds hold the CRDs) on stdout; progress
 # and the build time go to stderr.
 set -euo pipefail
@@ -32,7 +35,12 @@ module_dir="$(sed -n 's/.*"Dir": "\(.*\)".*/\1/p' dl.json)"
 if [[ ! -x "${KARPENTER_BIN_DIR}/karpenter-kwok" ]]; then
   start=${SECONDS}
   echo "build-karpenter: go build sigs.k8s.io/karpenter/kwok ${KARPENTER_VERSION} (${GOTOOLCHAIN})" >&2
-  (cd "${module_dir}" && go build -trimpath -ldflags "-s -w" \
+  cp -r "${module_dir}" "${SCRATCH}/src" && chmod -R u+w "${SCRATCH}/src"
+  sed -i 's/fmt.Sprintf(":%d", options.FromContext(ctx)/fmt.Sprintf("127.0.0.1:%d", options.FromContext(ctx)/' \
+    "${SCRATCH}/src/pkg/operator/operator.go"
+  [[ "$(grep -c '"127.0.0.1:%d"' "${SCRATCH}/src/pkg/operator/operator.go")" == 2 ]] ||
+    die "pkg/operator/operator.go no longer binds \":PORT\" twice; update the loopback edit for ${KARPENTER_VERSION}"
+  (cd "${SCRATCH}/src" && go build -trimpath -ldflags "-s -w" \
       -o "${KARPENTER_BIN_DIR}/karpenter-kwok.tmp" ./kwok) \
     || die "go build of the KWOK provider failed"
   mv "${KARPENTER_BIN_DIR}/karpenter-kwok.tmp" "${KARPENTER_BIN_DIR}/karpenter-kwok"
