@@ -28,6 +28,7 @@ from showtime.core.decide_status import metric_report, status_write
 from showtime.core.handback import ALL_ANNOTATIONS, HELD_BY, read_annotations
 from showtime.core.history import resolve_expected_peak
 from showtime.core.leadtime import LeadTimeEstimate
+from showtime.core.nodecapacity import NodeCapacityDecisions, decide_node_capacity
 from showtime.core.observed import (
     Decisions,
     EventKey,
@@ -110,6 +111,10 @@ def decide(
     failures: list[str] = []
     if plans is None:
         plans = plan_events(observed)
+    try:  # node capacity pre-warm; each event in its own guard inside
+        capacity = decide_node_capacity(plans, observed)
+    except Exception as exc:  # then no reservation is created, changed or deleted
+        capacity = NodeCapacityDecisions(failures=[f"nodeCapacity: {type(exc).__name__}: {exc}"])
     events = [_wishes(decision, observed, results) for decision in plans]
     claims = _claims(events)
     holding = {key: tuple(sorted(c.event for c in found)) for key, found in claims.items()}
@@ -133,7 +138,13 @@ def decide(
         if event_decision.event.releasing:
             continue
         try:
-            write, said_status = status_write(event_decision, observed, targets, results)
+            write, said_status = status_write(
+                event_decision,
+                observed,
+                targets,
+                results,
+                node_capacity=capacity.reports.get(event_decision.event.key),
+            )
         except Exception as exc:
             failures.append(f"{'/'.join(event_decision.event.key)}: status: {exc}")
             continue
@@ -142,7 +153,13 @@ def decide(
         notices.extend(
             Notice(event_decision.involved, n.type, n.reason, n.message) for n in said_status
         )
-    return Decisions(tuple(actions), tuple(statuses), tuple(notices), tuple(failures))
+    return Decisions(
+        tuple(actions),
+        tuple(statuses),
+        (*notices, *capacity.notices),
+        (*failures, *capacity.failures),
+        tuple(capacity.writes),
+    )
 
 
 # -- pass 1: each TrafficEvent -----------------------------------------------------------

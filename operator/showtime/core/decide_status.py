@@ -14,6 +14,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from showtime.core.handback import Mode
+from showtime.core.nodecapacity import NodeCapacityReport
+from showtime.core.nodecapacity_status import with_node_capacity
 from showtime.core.observed import Observed, ObservedWorkload, StatusWrite, WorkloadKey
 from showtime.core.planner import EventPlan, Reason
 from showtime.core.samples import MetricFailure, MetricResult, Sample
@@ -128,6 +130,7 @@ def status_write(
     observed: Observed,
     targets: Mapping[WorkloadKey, TargetDecision],
     results: Mapping[str, MetricResult],
+    node_capacity: NodeCapacityReport | None = None,
 ) -> tuple[StatusWrite | None, list[Any]]:
     """The event's status as a merge patch (None: nothing changed), and its notices."""
     event = decision.event
@@ -144,6 +147,7 @@ def status_write(
         held_spec=held_raw,
         now=observed.now,
     )
+    new = with_node_capacity(new, node_capacity, generation=event.generation, now=observed.now)
     patch = {k: v for k, v in new.items() if event.status.get(k) != v}
     patch.update({k: None for k in event.status if k not in new})
     write = StatusWrite(event.namespace, event.name, patch) if patch else None

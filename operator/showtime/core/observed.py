@@ -2,10 +2,11 @@
 
 ``Observed`` is what the shell's gather step read from the cluster (TrafficEvents with
 their parsed specs and status, workloads with Showtime's annotations and their HPAs,
-learned start-up times); ``Decisions`` is what ``decide`` wants done: ordered writes per
-target, status patches, and Kubernetes Events to post. Only data lives here: the logic is
-in ``decide``, reading the cluster in ``showtime.shell.gather``, writing in
-``showtime.shell.apply``.
+learned start-up times, nodes and the objects reserving node capacity); ``Decisions`` is
+what ``decide`` wants done: ordered writes per target, status patches, Kubernetes Events
+to post, and the creates/patches/deletes of node capacity reservations. Only data lives
+here: the logic is in ``decide``, reading the cluster in ``showtime.shell.gather``, writing
+in ``showtime.shell.apply``.
 """
 
 from __future__ import annotations
@@ -58,10 +59,38 @@ class ObservedWorkload:
     hpa: HpaView | None = None
     hpa_resource_version: str = ""
     ordered_ready: bool = False  # a StatefulSet starting its pods one after another
+    template: Mapping[str, Any] | None = None  # spec.template: what placeholders copy
 
     @property
     def key(self) -> WorkloadKey:
         return (self.namespace, self.kind, self.name)
+
+
+@dataclass(frozen=True)
+class NodeSeen:
+    """A node, reduced to how long it took to join: creation to its Ready condition."""
+
+    name: str
+    created: datetime
+    ready_since: datetime | None  # lastTransitionTime of Ready=True; None: not Ready
+
+
+@dataclass(frozen=True)
+class ObservedReservation:
+    """A placeholder Deployment or CapacityBuffer carrying Showtime's labels."""
+
+    kind: str  # Deployment | CapacityBuffer
+    namespace: str
+    name: str
+    resource_version: str
+    replicas: int
+    ready: int  # placeholder pods Ready (a Deployment's status.readyReplicas)
+    shape_hash: str  # showtime.dev/shape-hash: what it was created as, but for the count
+    body: Mapping[str, Any] = field(default_factory=dict)  # as stored, for patches
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.kind, self.namespace, self.name)
 
 
 @dataclass(frozen=True)
@@ -71,6 +100,13 @@ class Observed:
     workloads: Mapping[WorkloadKey, ObservedWorkload]
     default_lead_time: timedelta
     startup: StartupMemory = field(default_factory=StartupMemory)  # what pods taught
+    nodes: tuple[NodeSeen, ...] = ()
+    default_node_lead_time: timedelta = timedelta(minutes=5)
+    buffers_served: bool = False  # autoscaling.x-k8s.io/v1beta1 CapacityBuffer is served
+    reservations: Mapping[tuple[str, str, str], ObservedReservation] = field(
+        default_factory=dict
+    )  # by (kind, namespace, name)
+    placeholder_image: str = "registry.k8s.io/pause:3.10"
 
 
 @dataclass(frozen=True)
@@ -135,8 +171,20 @@ class StatusWrite:
 
 
 @dataclass(frozen=True)
+class ReservationWrite:
+    """Create, merge-patch or delete one placeholder Deployment or CapacityBuffer."""
+
+    verb: str  # create | patch | delete
+    kind: str  # Deployment | CapacityBuffer
+    namespace: str
+    name: str
+    body: Mapping[str, Any] | None = None  # the object (create) or the merge patch (patch)
+
+
+@dataclass(frozen=True)
 class Decisions:
     targets: tuple[TargetAction, ...] = ()
     statuses: tuple[StatusWrite, ...] = ()
     notices: tuple[Notice, ...] = ()
     failures: tuple[str, ...] = ()  # what went wrong inside decide, isolated per object
+    reservations: tuple[ReservationWrite, ...] = ()  # node capacity: level-based
