@@ -76,6 +76,7 @@ def test_the_default_install_is_the_operator_with_least_privilege_and_nothing_el
         "ClusterRoleBinding",
         "CustomResourceDefinition",
         "Deployment",
+        "PriorityClass",
         "Service",
         "ServiceAccount",
     ]
@@ -95,6 +96,16 @@ def test_the_default_install_is_the_operator_with_least_privilege_and_nothing_el
         if d["kind"] == "ClusterRole"
     )
     assert kinds["ClusterRole"][0]["rules"] == base_role["rules"]
+
+
+def test_the_placeholder_priority_class_is_deploys_and_can_be_left_out() -> None:
+    (priority,) = by_kind(documents(render()))["PriorityClass"]
+    base = yaml.safe_load((REPO_ROOT / "deploy" / "priorityclass.yaml").read_text())
+    for field in ("value", "preemptionPolicy", "globalDefault"):
+        assert priority[field] == base[field], field
+    assert priority["metadata"]["name"] == base["metadata"]["name"]
+    without = by_kind(documents(render("--set", "nodeCapacity.priorityClass.create=false")))
+    assert "PriorityClass" not in without
 
 
 def test_the_default_settings_are_ones_the_operator_accepts(

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from showtime.core.placeholders import PRIORITY_CLASS
 from showtime.shell.settings import Settings, load_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -48,11 +49,18 @@ def test_the_base_has_what_an_operator_install_needs() -> None:
             "ClusterRoleBinding",
             "Deployment",
             "Service",
+            "PriorityClass",
         ]
     )
     crd = one("CustomResourceDefinition")
     assert crd["metadata"]["name"] == "trafficevents.showtime.dev"
-    cluster_scoped = {"CustomResourceDefinition", "Namespace", "ClusterRole", "ClusterRoleBinding"}
+    cluster_scoped = {
+        "CustomResourceDefinition",
+        "Namespace",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "PriorityClass",
+    }
     for doc in documents():
         if doc["kind"] not in cluster_scoped:
             assert doc["metadata"]["namespace"] == "showtime-system", doc["kind"]
@@ -62,13 +70,24 @@ def test_the_base_has_what_an_operator_install_needs() -> None:
 ALLOWED = {
     ("showtime.dev", "trafficevents"): {"list", "watch", "patch"},
     ("showtime.dev", "trafficevents/status"): {"patch"},
-    ("apps", "deployments"): {"list", "watch", "patch"},
+    ("apps", "deployments"): {"list", "watch", "patch", "create", "delete"},  # + placeholders
     ("apps", "statefulsets"): {"list", "watch", "patch"},
     ("autoscaling", "horizontalpodautoscalers"): {"list", "watch", "patch"},
     ("", "pods"): {"list", "watch"},
     ("", "events"): {"create", "patch"},
     ("apiextensions.k8s.io", "customresourcedefinitions"): {"list", "watch"},
+    # Node capacity pre-warm: CapacityBuffers where served, and nodes for the node lead time.
+    ("autoscaling.x-k8s.io", "capacitybuffers"): {"list", "watch", "create", "patch", "delete"},
+    ("", "nodes"): {"list", "watch"},
 }
+
+
+def test_the_placeholders_priority_class_lets_real_pods_and_cluster_autoscaler_in() -> None:
+    priority = one("PriorityClass")
+    assert priority["metadata"]["name"] == PRIORITY_CLASS  # what the placeholder pods name
+    assert -10 < priority["value"] < 0  # above CA's expendable cutoff, below every real pod
+    assert priority["preemptionPolicy"] == "Never"
+    assert priority["globalDefault"] is False
 
 
 def test_rbac_is_least_privilege() -> None:
