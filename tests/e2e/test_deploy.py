@@ -334,8 +334,9 @@ def test_installed_operator_prewarms_and_hands_back_under_its_service_account(
     ("what", "call"),
     [
         (
-            "delete a Deployment",
-            lambda api, ns: client.AppsV1Api(api).delete_namespaced_deployment("web", ns),
+            # (Deployments may be created and deleted: node capacity's placeholders.)
+            "delete a StatefulSet",
+            lambda api, ns: client.AppsV1Api(api).delete_namespaced_stateful_set("web", ns),
         ),
         (
             "read one Deployment (GET is not granted; the operator only LISTs)",
@@ -417,6 +418,7 @@ def test_the_service_account_may_do_what_the_operator_needs(
     apps.list_stateful_set_for_all_namespaces(resource_version="0")
     hpa.list_horizontal_pod_autoscaler_for_all_namespaces(resource_version="0")
     core.list_pod_for_all_namespaces(resource_version="0")
+    core.list_node(resource_version="0")  # node capacity: the node lead time
     custom.list_cluster_custom_object(GROUP, VERSION, PLURAL)
     # And the writes of a tick, through the operator's own gateway: one merge patch with a
     # precondition, an Event created and then aggregated (patched).

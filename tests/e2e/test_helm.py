@@ -113,6 +113,10 @@ def release(namespace: str, core_v1: Any) -> Iterator[str]:
         namespace,
         "--set",
         f"watchNamespace={namespace}",
+        # Cluster-scoped, and deploy/ (test_deploy.py) and other releases on this shared
+        # cluster hold it: a release must not claim it.
+        "--set",
+        "nodeCapacity.priorityClass.create=false",
         timeout=180,
     )
     try:
