@@ -5,7 +5,8 @@
 
 ``plan`` feeds a manifest to the same pure planner the operator uses and prints a timeline
 a person can read: when pre-warm starts and the replicas each target is held at, at every
-instant where that changes. ``run`` builds the shell (settings, logging, metrics, the
+instant where that changes, and when room on nodes is reserved for an event with
+``nodeCapacity.prewarm``. ``run`` builds the shell (settings, logging, metrics, the
 Kubernetes gateway, the Prometheus source, the reconciler) and hands it to kopf.
 """
 
@@ -22,6 +23,7 @@ from typing import Any, TextIO
 import yaml
 
 from showtime.core.durations import DurationError, format_duration, parse_duration
+from showtime.core.nodecapacity import NodeLeadTime, node_lead_time, reserve_at
 from showtime.core.planner import (
     HOLDING_STAGES,
     MAX_STEPS,
@@ -122,6 +124,26 @@ def _change_points(tl: Any, now: datetime) -> list[datetime]:
     return sorted({max(p, now) for p in points})
 
 
+ASSUMED_NODE_LEAD_TIME = timedelta(minutes=5)  # the operator's default, with no node learned
+
+
+def _node_capacity_lines(
+    spec: TrafficEventSpec, plan: Any, assumed_node_lead_time: timedelta
+) -> list[str]:
+    """When room on nodes is reserved (``spec.nodeCapacity.prewarm``) and for how many pods."""
+    if not spec.node_capacity.prewarm:
+        return []
+    lead = node_lead_time(spec, NodeLeadTime(assumed_node_lead_time, "Default"))
+    source = "explicit" if lead.source == "Spec" else "auto, assumed (no nodes observed)"
+    opens = reserve_at(plan, lead.value)
+    pods = ", ".join(f"{t.name} {spec.floor_of(t)}" for t in spec.targets)
+    return [
+        f"  node room:  {rfc3339(opens) if opens else '-'}  (node lead time "
+        f"{format_duration(lead.value)}, {source})",
+        f"              pods reserved until start: {pods}, less each target's Ready pods",
+    ]
+
+
 def render_plan(
     name: str, spec: TrafficEventSpec, *, now: datetime, assumed_lead_time: timedelta
 ) -> list[str]:
@@ -140,6 +162,7 @@ def render_plan(
         f"  pre-warm:   {rfc3339(tl.prewarm_at)}  (full floor by {rfc3339(tl.full_at)})",
         f"  lead time:  {format_duration(plan.lead_time)} ({source})",
         f"  released:   {rfc3339(tl.released_at)}",
+        *_node_capacity_lines(spec, plan, ASSUMED_NODE_LEAD_TIME),
         "",
     ]
     names = [t.name for t in spec.targets]
