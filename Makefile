@@ -46,7 +46,15 @@ image: ## build the operator image showtime:dev (Docker if its daemon runs, else
 	@hack/image.sh
 
 .PHONY: test
-test: lint unit e2e ## the whole suite: lint, unit, then e2e on the local cluster
+test: karpenter-prebuild lint unit e2e ## the whole suite: lint, unit, then e2e on the local cluster
+
+# Karpenter (for the node-capacity e2e test) builds in the background, nice'd, while lint
+# and unit tests run; the test's `hack/karpenter-cluster.sh up` waits for it. Log:
+# $(SHOWTIME_CACHE)/build-karpenter.log. Nothing to do once it is in the cache.
+.PHONY: karpenter-prebuild
+karpenter-prebuild:
+	@cache="$${SHOWTIME_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/showtime}"; mkdir -p "$$cache"; \
+	  nohup nice -n 19 hack/build-karpenter.sh >/dev/null 2>"$$cache/build-karpenter.log" </dev/null &
 
 .PHONY: helm
 helm: ## build helm from its Go module into the cache (hack/build-helm.sh; once, a few minutes); prints its path
@@ -98,3 +106,16 @@ bench-burst: venv ## HPA, KEDA and Showtime side by side on a second, throw-away
 	  hack/bench-cluster.sh up >/dev/null && \
 	  eval "$$(hack/bench-cluster.sh env)" && \
 	  $(BIN)/python -m benchmarks.burst --out $${SHOWTIME_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/showtime}/bench/result $(BENCH_BURST_ARGS)
+
+.PHONY: karpenter-up
+karpenter-up: venv ## a third kwok cluster with Karpenter's KWOK provider (hack/karpenter-cluster.sh; builds Karpenter once); prints its kubeconfig
+	@hack/karpenter-cluster.sh up
+
+.PHONY: karpenter-down
+karpenter-down: ## stop Karpenter and delete its cluster
+	@hack/karpenter-cluster.sh down
+
+BENCH_NODECAPACITY_ARGS ?=
+.PHONY: bench-nodecapacity
+bench-nodecapacity: venv ## node pre-warm with and without, on the Karpenter cluster: the with/without table (~5 min; not in make test)
+	$(BIN)/python -m benchmarks.nodecapacity $(BENCH_NODECAPACITY_ARGS)

@@ -32,6 +32,10 @@ fi
 module_dir="$(sed -n 's/.*"Dir": "\(.*\)".*/\1/p' dl.json)"
 [[ -d "${module_dir}/kwok/charts/crds" ]] || die "Karpenter's module has no kwok/charts/crds in ${module_dir}"
 
+# One build at a time: `make test` starts one in the background (nice'd) while lint and
+# unit tests run; the e2e fixture's `hack/karpenter-cluster.sh up` then waits for it here.
+exec 8>"${KARPENTER_BIN_DIR}/.build.lock"
+flock 8
 if [[ ! -x "${KARPENTER_BIN_DIR}/karpenter-kwok" ]]; then
   start=${SECONDS}
   echo "build-karpenter: go build sigs.k8s.io/karpenter/kwok ${KARPENTER_VERSION} (${GOTOOLCHAIN})" >&2
