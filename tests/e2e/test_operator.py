@@ -68,8 +68,9 @@ def test_auto_lead_time_gets_the_floor_ready_by_start(
         timeout=30,
         message="lead time in status",
     )
-    # 20 s to Ready, times the safety factor, plus the margin; not the 120 s default.
-    assert 45 <= learned <= 75, learned
+    # 20 s to Ready (kwok adds a second or two) plus the margin (15 s + 5 %, or twice the
+    # spread); not the 120 s default. PreWarmed below shows the margin is enough.
+    assert 35 <= learned <= 50, learned
     wait_for(
         lambda: phase_is(custom, namespace, "lecture", "PreWarming"),
         timeout=120,

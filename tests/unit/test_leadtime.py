@@ -13,6 +13,7 @@ from showtime.core.leadtime import (
     MAXIMUM,
     LeadTimeEstimate,
     StartupMemory,
+    lead_time_of_samples,
     starts_in_order,
 )
 from showtime.core.podstartup import read_startup, slim_pod
@@ -97,7 +98,7 @@ def test_a_readiness_flap_does_not_move_a_pod_first_seen_ready() -> None:
     memory = memory.observe([flapped], NOW + timedelta(minutes=1))
     found = estimate(memory)
     assert found.per_pod == timedelta(seconds=12)
-    assert found.value == timedelta(seconds=48)  # 12 s x 1.5 + 30 s, not 480 s x 1.5 + 30 s
+    assert found.value == timedelta(seconds=28)  # 12 s + 15 s + 5 %, not from 480 s
 
 
 def test_a_pod_seen_starting_is_learned_once_ready() -> None:
@@ -150,7 +151,7 @@ def test_the_status_record_is_small_and_readable() -> None:
     memory = StartupMemory().observe(pods, NOW)
     record = memory.to_record(DB, estimate(memory, DB, pods_to_add=3, ordered=True))
     assert {k: v for k, v in record.items() if k != "recent"} == {
-        "seconds": 120,  # 20 s x 3 pods one after another x 1.5 + 30 s
+        "seconds": 78,  # 20 s x 3 pods one after another + 15 s + 5 % of 60 s
         "learned": True,
         "samples": 3,
         "p90Seconds": 20.0,
@@ -158,7 +159,8 @@ def test_the_status_record_is_small_and_readable() -> None:
         "podsToAdd": 3,
         "learnedFrom": "3 pods, newest Ready at 2026-12-31T11:51:20Z",
         "basis": "p90 start-up 20s x 3 pods one after another (OrderedReady) over 3 pods, "
-        "newest Ready at 2026-12-31T11:51:20Z; x1.5 + 30s = 2m",
+        "newest Ready at 2026-12-31T11:51:20Z; + 18s margin (15s + the larger of 2 x the "
+        "spread p90-p50 0s and 5% of the start-up) = 1m18s",
     }
     assert record["recent"][0] == {
         "pod": record["recent"][0]["pod"],
@@ -184,8 +186,38 @@ def test_malformed_records_are_skipped() -> None:
 def test_ordered_ready_lead_time_grows_with_the_pods_to_add() -> None:
     pods = [db_pod(f"d{i}", created=NOW - timedelta(minutes=9), ready_after=10) for i in range(3)]
     memory = StartupMemory().observe(pods, NOW)
-    assert estimate(memory, DB, pods_to_add=5, ordered=True).value == timedelta(seconds=105)
-    assert estimate(memory, DB, pods_to_add=5, ordered=False).value == timedelta(seconds=45)
+    # 5 x 10 s + 15 s + 2.5 s; one pod: 10 s + 15 s + 0.5 s (whole seconds up).
+    assert estimate(memory, DB, pods_to_add=5, ordered=True).value == timedelta(seconds=68)
+    assert estimate(memory, DB, pods_to_add=5, ordered=False).value == timedelta(seconds=26)
+
+
+def learned(seconds: list[float]) -> StartupMemory:
+    created = NOW - timedelta(minutes=30)
+    pods = [pod(f"p{i}", created=created, ready_after=s) for i, s in enumerate(seconds)]
+    return StartupMemory().observe(pods, NOW)
+
+
+def test_even_start_ups_are_pre_warmed_a_short_margin_ahead() -> None:
+    """Pods that always take 30 s (or 90 s) are requested 47 s (110 s) ahead, not 75 s (165 s).
+
+    The old rule (x1.5 + 30 s) had them Ready 45 s (75 s) before the start with the whole
+    floor: make bench-burst measured 1.36 x (1.44 x) the oracle's pod-seconds for it.
+    """
+    assert estimate(learned([30.0] * 12)).value == timedelta(seconds=47)  # 30 + 15 + 1.5
+    assert estimate(learned([90.0] * 12)).value == timedelta(seconds=110)  # 90 + 15 + 4.5
+    # Never less than the slow pods' start-up plus one default tick and the pods' creation.
+    found = estimate(learned([5.0, 6.0, 30.0, 31.0, 30.5]))
+    assert found.value >= timedelta(seconds=31 + 15)
+
+
+def test_uneven_start_ups_get_a_wider_margin() -> None:
+    """Half the pods take 20 s, half 40 s: the spread (p90 - median, 20 s) counts twice."""
+    uneven = estimate(learned([20.0] * 5 + [40.0] * 5))
+    even = estimate(learned([40.0] * 10))
+    assert even.value == timedelta(seconds=57)  # 40 + 15 + 2
+    assert uneven.value == timedelta(seconds=95)  # 40 + 15 + 2 x 20
+    assert "spread p90-p50 20s" in uneven.basis
+    assert uneven.value == lead_time_of_samples([20.0] * 5 + [40.0] * 5)
 
 
 def test_statefulsets_start_in_order_unless_parallel() -> None:

@@ -374,12 +374,13 @@ def test_a_learned_lead_time_is_in_status_and_survives_restart_and_pod_deletion(
     ]
     tick(make(cluster, clock))
     record = cluster.status("speech")["targets"][0]["leadTime"]
-    assert (record["seconds"], record["learned"], record["samples"]) == (60, True, 3)
-    assert cluster.status("speech")["leadTimeSeconds"] == 60
+    # 20 s + 15 s + 5 % of 20 s, whole seconds up (core.leadtime's rule).
+    assert (record["seconds"], record["learned"], record["samples"]) == (36, True, 3)
+    assert cluster.status("speech")["leadTimeSeconds"] == 36
     cluster.pods = []  # the pods are gone (a rollout), and the operator restarts
     clock.now += timedelta(minutes=1)
     tick(make(cluster, clock))
-    assert cluster.status("speech")["leadTimeSeconds"] == 60  # not the 5 min default
+    assert cluster.status("speech")["leadTimeSeconds"] == 36  # not the 5 min default
 
 
 def test_an_ordered_statefulset_lead_time_grows_with_the_pods_to_add() -> None:
@@ -391,8 +392,8 @@ def test_an_ordered_statefulset_lead_time_grows_with_the_pods_to_add() -> None:
     created = START - timedelta(hours=2)
     cluster.pods = [ready_pod("db-0", "StatefulSet", "db", created, 20)]
     tick(make(cluster, clock))
-    # Four pods to add, one after another: 4 x 20 s x 1.5 + 30 s.
-    assert cluster.status("speech")["leadTimeSeconds"] == 150
+    # Four pods to add, one after another: 4 x 20 s + 15 s + 5 % of 80 s.
+    assert cluster.status("speech")["leadTimeSeconds"] == 99
 
 
 def test_an_event_that_cannot_be_planned_while_holding_freezes_its_targets(

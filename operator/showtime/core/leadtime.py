@@ -1,10 +1,14 @@
 """Lead time ``auto``: how long before start the floor must be requested to be Ready by start.
 
 The rule: per-pod start-up is the 90th percentile (nearest rank) of creation-to-first-Ready
-over the workload's newest observed pods; the lead time is that start-up (times the pods to
-add, for a StatefulSet that starts its pods one after another) times 1.5, plus 30 s,
-rounded up to whole seconds and capped at 2 h. With nothing observed the operator-wide
-default applies unchanged.
+over the workload's newest observed pods; the start-up is that (times the pods to add, for a
+StatefulSet that starts its pods one after another). The lead time is the start-up plus a
+margin: 15 s (one operator tick of the default 10 s, and the few seconds the workload's
+controller takes to create the pods) plus the larger of twice the observed spread (p90 minus
+the median: pods that start unevenly get more room) and 5 % of the start-up; rounded up to
+whole seconds and capped at 2 h. With nothing observed the operator-wide default applies
+unchanged. (Until 2026-11 the rule was start-up x 1.5 + 30 s: pods of a 30 s start-up were
+Ready ~47 s early, of 90 s ~75 s, with the full floor; ``make bench-burst`` measured it.)
 
 ``StartupMemory`` is what has been learned: per workload the newest 20 start-up samples
 whose first Ready is at most 7 days old (a weekly event still learns from last week's
@@ -35,8 +39,9 @@ from showtime.core.podstartup import WorkloadKey, read_startup
 from showtime.core.timestamps import parse_timestamp, rfc3339
 
 PERCENTILE = 0.9
-SAFETY_FACTOR = 1.5
-MARGIN = timedelta(seconds=30)
+MARGIN = timedelta(seconds=15)  # one default tick (10 s) and the controller creating the pods
+SPREAD_FACTOR = 2.0  # times p90 - p50 of the samples
+RELATIVE_MARGIN = 0.05  # of the start-up, the least the spread term adds
 MAXIMUM = timedelta(hours=2)
 MAX_SAMPLES = 20  # per workload, newest first; also what status keeps
 MAX_AGE = timedelta(days=7)  # of a sample's first Ready
@@ -49,10 +54,31 @@ def percentile(values: Sequence[float], fraction: float) -> float:
     return ordered[rank - 1]
 
 
-def lead_time_for(startup_seconds: float) -> timedelta:
-    """The rule on a start-up time: x1.5, +30 s, whole seconds up, at most 2 h."""
-    seconds = math.ceil(startup_seconds * SAFETY_FACTOR + MARGIN.total_seconds())
+def margin_for(startup_seconds: float, spread_seconds: float = 0.0) -> float:
+    """Seconds added to the start-up: 15 s + max(2 x spread, 5 % of the start-up)."""
+    spread = SPREAD_FACTOR * max(0.0, spread_seconds)
+    return MARGIN.total_seconds() + max(spread, RELATIVE_MARGIN * startup_seconds)
+
+
+def lead_time_for(startup_seconds: float, spread_seconds: float = 0.0) -> timedelta:
+    """The rule: start-up + ``margin_for``, whole seconds up, at most 2 h.
+
+    ``spread_seconds`` is p90 - p50 of one pod's start-up (0: none observed).
+    """
+    seconds = math.ceil(round(startup_seconds + margin_for(startup_seconds, spread_seconds), 6))
     return min(timedelta(seconds=seconds), MAXIMUM)
+
+
+def lead_time_of_samples(
+    seconds: Sequence[float], *, pods_to_add: int = 1, ordered: bool = False
+) -> timedelta:
+    """The rule on raw start-up samples (seconds, any order): what ``estimate`` returns.
+
+    For checking a status record (``recent``) from outside, e.g. in end-to-end tests.
+    """
+    per_pod = percentile(seconds, PERCENTILE)
+    startup = per_pod * max(1, pods_to_add) if ordered else per_pod
+    return lead_time_for(startup, per_pod - percentile(seconds, 0.5))
 
 
 def starts_in_order(kind: str, workload: Mapping[str, Any]) -> bool:
@@ -171,9 +197,11 @@ class StartupMemory:
                 learned_from="no pod start-up observed yet",
                 basis=f"no pod start-up observed yet: the default {format_duration(default)}",
             )
-        per_pod = percentile([s.seconds for s in samples], PERCENTILE)
+        seconds = [s.seconds for s in samples]
+        per_pod = percentile(seconds, PERCENTILE)
+        spread = per_pod - percentile(seconds, 0.5)
         startup = per_pod * pods if ordered else per_pod
-        value = lead_time_for(startup)
+        value = lead_time_for(startup, spread)
         newest = samples[0].ready_at
         learned_from = (
             f"{len(samples)} pod{'s' if len(samples) > 1 else ''}, "
@@ -181,9 +209,12 @@ class StartupMemory:
         )
         one_by_one = f" x {pods} pods one after another (OrderedReady)" if ordered else ""
         capped = " (capped)" if value == MAXIMUM else ""
+        margin = margin_for(startup, spread)
         basis = (
             f"p90 start-up {_seconds_text(per_pod)}{one_by_one} over {learned_from}; "
-            f"x{SAFETY_FACTOR:g} + {_seconds_text(MARGIN.total_seconds())} "
+            f"+ {_seconds_text(round(margin, 1))} margin "
+            f"({_seconds_text(MARGIN.total_seconds())} + the larger of 2 x the spread "
+            f"p90-p50 {_seconds_text(round(spread, 1))} and 5% of the start-up) "
             f"= {format_duration(value)}{capped}"
         )
         return LeadTimeEstimate(
