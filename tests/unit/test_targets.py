@@ -214,6 +214,13 @@ def test_window_history_keeps_what_was_in_force() -> None:
     assert raised == ((0, 5), (10, 4))
 
 
+def test_limit_scale_down_at_100_percent_follows_at_once() -> None:
+    """100 % a minute allows every step: a decaying floor is followed tick by tick."""
+    assert limit_scale_down(20, 18, percent_per_minute=100, last_scale_down=0, now=10) == 18
+    assert limit_scale_down(18, 2, percent_per_minute=100, last_scale_down=10, now=20) == 2
+    assert limit_scale_down(20, 18, percent_per_minute=99, last_scale_down=0, now=10) == 20
+
+
 def test_limit_scale_down_never_raises_and_moves_at_least_one() -> None:
     assert limit_scale_down(3, 1, percent_per_minute=1, last_scale_down=None, now=0) == 2
     assert limit_scale_down(3, 9, percent_per_minute=1, last_scale_down=0, now=1) == 9

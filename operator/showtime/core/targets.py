@@ -132,9 +132,11 @@ def limit_scale_down(
     """Lower by at most ``percent`` of the current count once a minute.
 
     The share is rounded down, as the HPA's percent policy does, so a step never removes
-    more than the share; but at least one replica, so a hand-back always ends.
+    more than the share; but at least one replica, so a hand-back always ends. At 100 %
+    a minute may remove every replica anyway, so nothing waits for the minute: the count
+    follows a decaying floor (or metric) tick by tick, as the HPA's 100 % policy does.
     """
-    if wanted >= current:
+    if wanted >= current or percent_per_minute >= 100:
         return wanted
     if last_scale_down is not None and now - last_scale_down < SCALE_DOWN_PERIOD.total_seconds():
         return current
