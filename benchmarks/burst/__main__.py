@@ -33,7 +33,7 @@ from kubernetes import client, config
 
 from tools.loadsource import rate_at
 
-from . import objects, report
+from . import compare, objects, report
 from .driver import LoadDriver, Target
 from .measures import measure
 from .scenario import Scenario, profile, timeline
@@ -289,21 +289,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(head)
     print(text)
-    event = objects.traffic_event("showtime", "showtime", scenario, start, QUERY, knobs)
-    wall = origin_wall.timestamp()
-    points = [(wall + t, rate_at(curve, t)) for t in range(int(line.end) + 1)]
-    for delay in delays:
-        sim = report.simulated(event, points, delay)
-        print(
-            f"simulated (showtime simulate), pods {delay} s: " + (sim or "module not present yet")
-        )
+    record = compare.run_record(
+        scenario, line, start, origin_wall.timestamp(), delays, names, QUERY, knobs
+    )
+    measured = {f"{d}/{n}": tracked[(d, n)].samples for d, n in tracked}
+    try:
+        versus, _ = compare.compare(record, measured)
+    except Exception as exc:  # the measured table above stands on its own
+        versus = f"(showtime simulate did not run: {type(exc).__name__}: {exc})"
+    print("\nsimulated (showtime simulate on the same curve and events) vs measured:\n")
+    print(versus)
     series = {f"{d} s": {n: tracked[(d, n)].samples for n in names} for d in delays}
     marks = {"announced start": line.start, "end": line.event_end, "unannounced": line.unannounced}
     report.plot(series, scenario.capacity, marks, args.png)
     print(f"bench-burst: plot {args.png}")
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "table.md").write_text(head + "\n\n" + text + "\n")
+        (args.out / "table.md").write_text(head + "\n\n" + text + "\n\n" + versus + "\n")
+        (args.out / "run.json").write_text(json.dumps(record, indent=1))
         (args.out / "samples.json").write_text(
             json.dumps(
                 {f"{d}/{n}": [s.__dict__ for s in tracked[(d, n)].samples] for d, n in tracked}

@@ -4,8 +4,16 @@ What lives here: four identical Deployments (same pods, same KWOK ready delay, s
 request), each under one autoscaler: an autoscaling/v2 HPA on 70% CPU with the default
 behavior, a KEDA ScaledObject (cron window opening a fixed margin before the start with
 ``desiredReplicas`` = Showtime's floor, plus a prometheus trigger on the same query),
-a Showtime TrafficEvent (``leadTime: auto``), and a TrafficEvent on top of an HPA (HPA mode).
-What does not: applying them or the load (``driver``, ``__main__``).
+a Showtime TrafficEvent (``leadTime: auto``), the same TrafficEvent on top of an HPA (HPA
+mode), and for comparison the TrafficEvent of the first runs, whose floor is flat from the
+announced start (``showtime-flat``). What does not: applying them or the load (``driver``,
+``__main__``).
+
+The TrafficEvent is written as a user who knows this load shape would write it: the
+audience arrives over the first ``ramp`` seconds after the announced start, so the full
+floor is due when the peak is (``schedule.start`` = announced start + ramp, ``duration`` to
+the end of the plateau), rising in steps over the minute before (``rampUp: ramp``); the
+cooldown is the decay.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from typing import Any
 
 from .scenario import Scenario
 
-AUTOSCALERS = ("hpa", "keda", "showtime", "showtime-hpa")
+AUTOSCALERS = ("hpa", "keda", "showtime", "showtime-hpa", "showtime-flat")
 READY_DELAY = "pod-ready.stage.kwok.x-k8s.io/delay"
 USAGE_CPU = "kwok.x-k8s.io/usage-cpu"
 
@@ -131,18 +139,32 @@ def scaled_object(
 
 
 def traffic_event(
-    name: str, target: str, scenario: Scenario, start: datetime, query: str, knobs: Knobs
+    name: str,
+    target: str,
+    scenario: Scenario,
+    start: datetime,
+    query: str,
+    knobs: Knobs,
+    *,
+    ramp: bool = True,
 ) -> dict[str, Any]:
+    """``ramp``: the full floor due at the peak, rising over the ramp (see the docstring);
+    False: due at the announced ``start`` and flat from there (the event of the first runs).
+    """
+    rising = timedelta(seconds=scenario.ramp if ramp else 0)
+    schedule: dict[str, Any] = {
+        "start": (start + rising).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "duration": f"{int(scenario.event_duration - rising.total_seconds())}s",
+    }
+    ramp_up = {"rampUp": f"{int(rising.total_seconds())}s"} if ramp else {}
     return {
         "apiVersion": "showtime.dev/v1alpha1",
         "kind": "TrafficEvent",
         "metadata": {"name": name},
         "spec": {
-            "schedule": {
-                "start": start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "duration": f"{int(scenario.event_duration)}s",
-            },
+            "schedule": schedule,
             "leadTime": "auto",
+            **ramp_up,
             "cooldown": f"{int(scenario.decay)}s",
             "expectedPeak": scenario.peak,
             "headroom": 0,
@@ -185,4 +207,7 @@ def variant(
         objects.append(scaled_object("keda", scenario, start, query, prom_url, knobs))
     objects.append(traffic_event("showtime", "showtime", scenario, start, query, knobs))
     objects.append(traffic_event("showtime-hpa", "showtime-hpa", scenario, start, query, knobs))
+    objects.append(
+        traffic_event("showtime-flat", "showtime-flat", scenario, start, query, knobs, ramp=False)
+    )
     return deployments, objects

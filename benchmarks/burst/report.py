@@ -1,20 +1,15 @@
 """The output of ``make bench-burst``: a Markdown table and a PNG (matplotlib).
 
 What lives here: ``table`` (one row per variant, window and autoscaler, with the measures
-of ``measures``), ``plot`` (load against Ready capacity for each autoscaler, one row of
-panels per variant, the unserved load shaded), and ``simulated`` (the hook for
-``showtime simulate``, section 2 of issue 9: its figures next to the measured ones when
-that module exists). What does not: running anything on a cluster.
+of ``measures``) and ``plot`` (load against Ready capacity for each autoscaler, one row of
+panels per variant, the unserved load shaded). What does not: running anything on a
+cluster, or the simulated-against-measured comparison (``compare``).
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 from .measures import Measures, Sample
 
@@ -23,6 +18,7 @@ LABELS = {
     "keda": "KEDA (cron + prometheus)",
     "showtime": "Showtime",
     "showtime-hpa": "Showtime + HPA",
+    "showtime-flat": "Showtime, flat floor from the start",
 }
 
 
@@ -48,36 +44,6 @@ def table(rows: Sequence[tuple[str, str, str, Measures]]) -> str:
             f"| {m.ready_pod_seconds:.0f} | {m.pod_seconds_ratio:.2f} |"
         )
     return "\n".join(out)
-
-
-def simulated(
-    event: Mapping[str, Any], curve: Sequence[tuple[float, float]], ready_delay_s: int
-) -> str | None:
-    """``showtime simulate`` (section 2 of issue 9) on the same curve and TrafficEvent.
-
-    ``curve``: (unix seconds, requests/s) once a second. None when that module is absent;
-    a one-line reason when its interface does not fit (it is developed alongside).
-    """
-    try:
-        simulate = importlib.import_module("showtime.simulate")
-        run = importlib.import_module("showtime.simulate.run")
-        trace_mod = importlib.import_module("showtime.simulate.trace")
-    except ImportError:
-        return None
-    try:
-        events = run.load_events("bench", yaml.safe_dump(dict(event)))
-        trace = trace_mod.make_trace(curve, source="bench-burst")
-        result = simulate.simulate(events, trace, pod_ready=float(ready_delay_s))
-        parts = []
-        for name, figures in result.figures.items():
-            ratio = result.oracle_ratio(name)
-            parts.append(
-                f"{name} {_pct(figures.unserved_share)} unserved, "
-                f"{'-' if ratio is None else f'{ratio:.2f}'} x oracle"
-            )
-        return "; ".join(parts)
-    except Exception as exc:  # its interface may move while it is being written
-        return f"(showtime.simulate did not run: {type(exc).__name__}: {exc})"
 
 
 def plot(
