@@ -107,6 +107,15 @@ bench-burst: venv ## HPA, KEDA and Showtime side by side on a second, throw-away
 	  eval "$$(hack/bench-cluster.sh env)" && \
 	  $(BIN)/python -m benchmarks.burst --out $${SHOWTIME_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/showtime}/bench/result $(BENCH_BURST_ARGS)
 
+DRILLS ?=
+DRILLS_ARGS ?=
+.PHONY: drills
+drills: venv ## reliability drills R1-R5, R7 on a throw-away kwok cluster (~45 min; not in make test); DRILLS=R1,R3 runs some
+	@trap 'hack/drill-cluster.sh down' EXIT INT TERM; \
+	  hack/drill-cluster.sh up >/dev/null && \
+	  eval "$$(hack/drill-cluster.sh env)" && \
+	  $(BIN)/python -m benchmarks.drills --drills "$(DRILLS)" --out $${SHOWTIME_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/showtime}/drills/table.md $(DRILLS_ARGS)
+
 .PHONY: karpenter-up
 karpenter-up: venv ## a third kwok cluster with Karpenter's KWOK provider (hack/karpenter-cluster.sh; builds Karpenter once); prints its kubeconfig
 	@hack/karpenter-cluster.sh up

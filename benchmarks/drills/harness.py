@@ -2,7 +2,7 @@
 
 What lives here: ``Context`` (API clients with the user agent ``showtime-drills``, where
 logs go, the drill Prometheus, the audit log, the drills' options), ``Run`` (one scenario
-in its own namespace: the targets, two load sources exported to Prometheus, the three
+in its own namespace: the targets, two load sources scraped by Prometheus, the three
 TrafficEvents, the operator process(es) and the monitor; ``figures`` at the end, then
 everything it started is stopped and the namespace deleted), ``showtime_writes`` (writes
 per user agent from the kube-apiserver audit log) and ``Row`` (a drill's line of the
@@ -17,6 +17,8 @@ import json
 import subprocess
 import sys
 import time
+import urllib.parse
+import urllib.request
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -134,6 +136,7 @@ class Run:
         self.before: dict[str, TargetState] = {}
         self.operators: list[Operator] = []
         self.loads: list[subprocess.Popen[bytes]] = []
+        self.load_ports: dict[str, int] = {}
         self.monitor = Monitor(ctx.apps, ctx.autoscaling, ctx.custom, self.namespace)
         self.audit_from = 0
         self.released_at: float | None = None
@@ -165,7 +168,37 @@ class Run:
             c.apps.create_namespaced_deployment(
                 self.namespace, scenario.workload(name, "Deployment", 0)
             )
+        self._start_load()
         _until(self._all_ready, 120)
+        _until(self._metrics_scraped, 90)
+
+    def _start_load(self) -> None:
+        """One tools.loadsource per metric at its base rate, registered with Prometheus."""
+        for metric, (base, _) in scenario.LOAD.items():
+            name = f"{self.namespace}-{metric}"
+            cmd = [sys.executable, "-m", "tools.loadsource", "--labels", f"loadsource={name}"]
+            cmd += ["--profile", json.dumps({"rate": base}), "--name", name]
+            cmd += ["--register", str(self.ctx.prom_targets_dir)]
+            load = subprocess.Popen(
+                cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL
+            )
+            self.loads.append(load)
+            assert load.stdout is not None
+            line = load.stdout.readline().decode()  # "LISTENING <port>"
+            if not line.startswith("LISTENING"):
+                raise RuntimeError(f"load source {name} did not start: {line!r}")
+            self.load_ports[metric] = int(line.split()[1])
+
+    def _metrics_scraped(self) -> bool:
+        """Every metric's query has a sample: no event starts on a missing series."""
+        for metric in scenario.LOAD:
+            url = f"{self.ctx.prometheus_url}/api/v1/query?" + urllib.parse.urlencode(
+                {"query": scenario.query(self.namespace, metric)}
+            )
+            with urllib.request.urlopen(url, timeout=5) as answer:
+                if not json.loads(answer.read())["data"]["result"]:
+                    return False
+        return True
 
     def _all_ready(self) -> bool:
         c = self.ctx
@@ -185,22 +218,21 @@ class Run:
         return op
 
     def schedule(self, start_in: float = LEAD_IN_SECONDS) -> None:
-        """Record the pre-event state, start the load and the monitor, create the events."""
+        """Record the pre-event state, set the load's profile, create the events, monitor."""
         now = time.time()
         self.timeline = scenario.Timeline(float(int(now + start_in)), self.live_seconds)
         self.before = read_states(self.ctx.apps, self.ctx.autoscaling, self.namespace)
         self.audit_from = audit_offset(self.ctx.audit_log)
-        for metric in scenario.LOAD:
+        for metric, port in self.load_ports.items():
             profile = scenario.load_profile(metric, self.timeline, time.time())
-            name = f"{self.namespace}-{metric}"
-            cmd = [sys.executable, "-m", "tools.loadsource", "--labels", f"loadsource={name}"]
-            cmd += ["--profile", json.dumps(profile), "--register", str(self.ctx.prom_targets_dir)]
-            cmd += ["--name", name]
-            self.loads.append(
-                subprocess.Popen(
-                    cmd, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL
-                )
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/profile",
+                data=json.dumps(profile).encode(),
+                method="PUT",
+                headers={"Content-Type": "application/json"},
             )
+            with urllib.request.urlopen(request, timeout=5):
+                pass
         self.specs = scenario.events(self.namespace, self.timeline)
         self.holds = scenario.holds(self.specs, self.timeline, GRACE_SECONDS)
         for name, spec in self.specs.items():
