@@ -14,7 +14,8 @@
 #   - two static 4-CPU nodes, filled by the Deployment filler/filler (hack/karpenter/static.yaml):
 #     every further pod needs a node Karpenter makes;
 #   - Karpenter's CRDs (NodePool, NodeClaim, NodeOverlay, KWOKNodeClass, and the
-#     autoscaling.x-k8s.io CapacityBuffer) and Showtime's TrafficEvent CRD;
+#     autoscaling.x-k8s.io CapacityBuffer), Showtime's TrafficEvent CRD and its
+#     PriorityClass showtime-placeholder (deploy/priorityclass.yaml);
 #   - karpenter-kwok with the CapacityBuffer feature gate, the small instance types of
 #     hack/karpenter/instance-types.json, no leader election, metrics and health on
 #     127.0.0.1:31880/31881, log in ${SHOWTIME_CACHE}/karpenter/karpenter.log;
@@ -123,6 +124,8 @@ cmd_up() {
   kc apply --server-side -f "${module}/kwok/charts/crds" >/dev/null
   kc apply --server-side -f "${module}/kwok/apis/crds" >/dev/null
   kc apply --server-side -f "${REPO}/crds/trafficevent.yaml" >/dev/null
+  # Showtime's placeholder pods' PriorityClass (nodeCapacity mechanism Placeholders).
+  kc apply --server-side -f "${REPO}/deploy/priorityclass.yaml" >/dev/null
   wait_until 60 "CRDs established" kc wait --for=condition=Established --timeout=5s \
     crd/nodepools.karpenter.sh crd/nodeclaims.karpenter.sh crd/kwoknodeclasses.karpenter.kwok.sh \
     crd/capacitybuffers.autoscaling.x-k8s.io crd/trafficevents.showtime.dev
