@@ -37,6 +37,8 @@ __all__ = [
     "EVENT_NEXT_START",
     "EVENT_PREWARM_LATE",
     "EVENT_STAGE",
+    "LEADER",
+    "LEADER_TRANSITIONS",
     "METRIC_QUERY_DURATION",
     "METRIC_QUERY_FAILURES",
     "METRIC_SAMPLE",
@@ -87,8 +89,20 @@ TICK_DURATION: Final = Histogram(
 )
 API_WRITES: Final = Counter(
     "showtime_api_writes_total",
-    "Writes the operator made to the Kubernetes API.",
-    ["kind", "verb"],
+    "Writes the operator sent to the Kubernetes API (any answer), by replica identity.",
+    ["identity", "kind", "verb"],
+    registry=REGISTRY,
+)
+LEADER: Final = Gauge(
+    "showtime_leader",
+    "1 while this replica holds the leader Lease (it alone writes), else 0.",
+    ["identity"],
+    registry=REGISTRY,
+)
+LEADER_TRANSITIONS: Final = Counter(
+    "showtime_leader_transitions_total",
+    "Times this replica became (acquired) or stopped being (lost) the leader.",
+    ["identity", "transition"],
     registry=REGISTRY,
 )
 METRIC_QUERY_DURATION: Final = Histogram(

@@ -6,13 +6,18 @@ cluster, bumped on every change, never on a no-op); generation rises when a spec
 writes are JSON merge patches (``None`` removes a field, lists replace whole); a write whose
 resourceVersion is stale is refused with ``Conflict``, a missing object with ``NotFound``;
 the status subresource changes only the status. Every write is recorded in ``writes``;
-``external_*`` methods are "someone else" changing the cluster between ticks.
+``external_*`` methods are "someone else" changing the cluster between ticks. Leases
+(``cluster.lease.LeaseApi``) live beside, with their writes in ``lease_writes``: a replace
+with a stale resourceVersion is refused with ``Conflict``, a create of an existing one with
+``AlreadyExists``; a read yields to the event loop, so two electors' steps interleave;
+``lease_outage`` makes every Lease call fail as if the API server did not answer.
 ``FakeMetrics`` answers metric queries from a table. Unit tests only: e2e tests use the
 real API server and Prometheus (tests/e2e/test_gateway_contract.py holds the fake to it).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -24,6 +29,7 @@ from showtime.cluster.mergepatch import apply_merge_patch
 from showtime.cluster.requests import (
     AlreadyExists,
     Conflict,
+    GatewayError,
     NotFound,
     hpa_patch,
     status_patch,
@@ -62,6 +68,9 @@ class FakeCluster:
     hpas: dict[WorkloadKey, dict[str, Any]] = field(default_factory=dict)  # by scale target
     pods: list[dict[str, Any]] = field(default_factory=list)
     kube_events: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    leases: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    lease_writes: list[Write] = field(default_factory=list)
+    lease_outage: bool = False
     writes: list[Write] = field(default_factory=list)
     posted: list[tuple[str, str, str, str]] = field(default_factory=list)  # name, type, reason, msg
     last_version: int = 0
@@ -333,6 +342,53 @@ class FakeCluster:
     ) -> dict[str, Any]:
         key = (namespace, name)
         return self._patch("Event", key, self.kube_events.get(key), patch)
+
+    # -- LeaseApi ----------------------------------------------------------------------------
+
+    def _lease_reachable(self) -> None:
+        if self.lease_outage:
+            raise GatewayError(0, "no answer from the API server: connection refused")
+
+    async def get_lease(self, namespace: str, name: str) -> dict[str, Any]:
+        self._lease_reachable()
+        stored = self.leases.get((namespace, name))
+        answer: dict[str, Any] | None = _copy(stored) if stored is not None else None
+        await asyncio.sleep(0)  # the answer is on its way: another elector may step meanwhile
+        if answer is None:
+            raise NotFound(404, f'leases.coordination.k8s.io "{name}" not found', "NotFound")
+        return answer
+
+    async def create_lease(
+        self, namespace: str, name: str, spec: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        self._lease_reachable()
+        key = (namespace, name)
+        if key in self.leases:
+            self.lease_writes.append(Write("Lease", "create", key, _copy(spec), 409))
+            raise AlreadyExists(409, f'leases "{name}" already exists', "AlreadyExists")
+        self.lease_writes.append(Write("Lease", "create", key, _copy(spec), 201))
+        meta = {"name": name, "namespace": namespace, "resourceVersion": self._next_version()}
+        self.leases[key] = {"metadata": meta, "spec": _copy(spec)}
+        answer: dict[str, Any] = _copy(self.leases[key])
+        return answer
+
+    async def replace_lease(
+        self, namespace: str, name: str, spec: Mapping[str, Any], resource_version: str
+    ) -> dict[str, Any]:
+        self._lease_reachable()
+        key = (namespace, name)
+        stored = self.leases.get(key)
+        if stored is None:
+            self.lease_writes.append(Write("Lease", "update", key, _copy(spec), 404))
+            raise NotFound(404, f'leases "{name}" not found', "NotFound")
+        if stored["metadata"]["resourceVersion"] != resource_version:
+            self.lease_writes.append(Write("Lease", "update", key, _copy(spec), 409))
+            raise Conflict(409, f'Operation cannot be fulfilled on leases "{name}"', "Conflict")
+        self.lease_writes.append(Write("Lease", "update", key, _copy(spec)))
+        stored["spec"] = _copy(spec)
+        stored["metadata"]["resourceVersion"] = self._next_version()
+        answer: dict[str, Any] = _copy(stored)
+        return answer
 
 
 @dataclass

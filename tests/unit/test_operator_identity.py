@@ -46,7 +46,7 @@ def kopf_started(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
     monkeypatch.setattr(kopf, "operator", operator)
     monkeypatch.setattr(run, "load_kube_config", lambda: None)
-    monkeypatch.setattr(run, "KubeGateway", lambda namespace: object())
+    monkeypatch.setattr(run, "KubeGateway", lambda namespace, **_: object())
     monkeypatch.setattr(telemetry, "start_metrics_server", lambda port, addr: None)
     monkeypatch.setattr(telemetry, "configure_logging", lambda fmt, level: None)
     monkeypatch.setenv("SHOWTIME_NAMESPACE", "identity-test")

@@ -75,11 +75,13 @@ def test_metrics_server_serves_the_registry_on_loopback() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    telemetry.API_WRITES.labels("Deployment", "patch").inc()
+    telemetry.API_WRITES.labels("replica-a", "Deployment", "patch").inc()
     telemetry.start_metrics_server(port)
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
         text = response.read().decode()
-    assert 'showtime_api_writes_total{kind="Deployment",verb="patch"}' in text
+    assert (
+        'showtime_api_writes_total{identity="replica-a",kind="Deployment",verb="patch"}' in text
+    )
     assert "showtime_tick_duration_seconds_bucket" in text
 
 

@@ -10,7 +10,9 @@ Writes are JSON merge patches (RFC 7386, ``mergepatch``): a ``None`` value remov
 on the server. A write that depends on what was read carries that object's resourceVersion;
 the server then refuses it with 409 (``Conflict``) if the object changed in between. A
 refused write raises a ``GatewayError``; the object the server answered goes into the cache
-at once (write-through).
+at once (write-through). Every write sent is counted in ``showtime_api_writes_total`` under
+this replica's identity, which the client's user agent also carries
+(``showtime/<version> (<identity>)``), so an API server's audit log tells replicas apart.
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ import asyncio
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Protocol
 
 import urllib3
 from kubernetes import client, config
 from kubernetes.client import ApiException
 
+from showtime import telemetry
 from showtime.cluster.informer import Informer, wait_synced
 from showtime.cluster.requests import (
     MERGE_PATCH,
@@ -97,6 +101,20 @@ class Gateway(Protocol):
     ) -> dict[str, Any]: ...
 
 
+def api_client(identity: str = "") -> client.ApiClient:
+    """A client for the loaded configuration whose user agent names Showtime and ``identity``."""
+    configuration: Any = client.Configuration.get_default_copy()
+    # Five watches hold a connection each; writes run concurrently beside them.
+    configuration.connection_pool_maxsize = 64
+    api = client.ApiClient(configuration)
+    try:
+        release = version("showtime")
+    except PackageNotFoundError:
+        release = "unknown"
+    api.user_agent = f"showtime/{release} ({identity})" if identity else f"showtime/{release}"
+    return api
+
+
 def load_kube_config() -> None:
     """In-cluster credentials when running in a pod, else the current kubeconfig."""
     loader: Any = config  # the loaders are untyped
@@ -114,14 +132,11 @@ class KubeGateway:
         namespace: str | None = None,
         api: client.ApiClient | None = None,
         sync_timeout: float = 120.0,
+        identity: str = "",
     ) -> None:
         self._namespace = namespace
-        if api is None:
-            configuration: Any = client.Configuration.get_default_copy()
-            # Five watches hold a connection each; writes run concurrently beside them.
-            configuration.connection_pool_maxsize = 64
-            api = client.ApiClient(configuration)
-        self._api = api
+        self._identity = identity  # the label of this replica's write counts
+        self._api = api if api is not None else api_client(identity)
         self._sync_timeout = sync_timeout
         # Typed as Any: raw JSON responses and dict bodies are used instead of the models.
         self._apps: Any = client.AppsV1Api(self._api)
@@ -208,8 +223,11 @@ class KubeGateway:
 
     # -- writes (each answer goes into the cache at once) ---------------------------------
 
-    async def _send(self, call: Any, *args: Any, patch: bool = True) -> dict[str, Any]:
+    async def _send(
+        self, call: Any, *args: Any, kind: str, verb: str, patch: bool = True
+    ) -> dict[str, Any]:
         """One request in a worker thread; the decoded answer, or a typed ``GatewayError``."""
+        telemetry.API_WRITES.labels(identity=self._identity, kind=kind, verb=verb).inc()
 
         def send() -> dict[str, Any]:
             options: dict[str, Any] = {
@@ -246,7 +264,7 @@ class KubeGateway:
             else self._apps.patch_namespaced_stateful_set
         )
         body = workload_patch(annotations, replicas, resource_version)
-        answer = await self._send(patch, name, namespace, body)
+        answer = await self._send(patch, name, namespace, body, kind=kind, verb="patch")
         self._by_kind(kind).upsert(answer)
         return answer
 
@@ -263,6 +281,8 @@ class KubeGateway:
             name,
             namespace,
             hpa_patch(min_replicas, resource_version),
+            kind="HorizontalPodAutoscaler",
+            verb="patch",
         )
         self._hpas.upsert(answer)
         return answer
@@ -284,6 +304,8 @@ class KubeGateway:
             PLURAL,
             name,
             status_patch(status, resource_version),
+            kind=KIND,
+            verb="status",
         )
         self._events.upsert(answer)
         return answer
@@ -292,14 +314,26 @@ class KubeGateway:
         """Create a core/v1 Event (namespace from its metadata)."""
         namespace = str(body["metadata"]["namespace"])
         return await self._send(
-            self._core.create_namespaced_event, namespace, dict(body), patch=False
+            self._core.create_namespaced_event,
+            namespace,
+            dict(body),
+            kind="Event",
+            verb="create",
+            patch=False,
         )
 
     async def patch_event(
         self, namespace: str, name: str, patch: Mapping[str, Any]
     ) -> dict[str, Any]:
         """Merge-patch a core/v1 Event, e.g. ``count`` and ``lastTimestamp`` of a repeat."""
-        return await self._send(self._core.patch_namespaced_event, name, namespace, dict(patch))
+        return await self._send(
+            self._core.patch_namespaced_event,
+            name,
+            namespace,
+            dict(patch),
+            kind="Event",
+            verb="patch",
+        )
 
 
 def involved_object(obj: Mapping[str, Any], *, kind: str, api_version: str) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from showtime.shell.apply import Applier, ApplyReport
 from showtime.shell.events import EventRecorder
 from showtime.shell.gather import Gatherer
 from showtime.shell.history import HistoryKeeper
+from showtime.shell.leadership import AlwaysLeader, Leadership
 from showtime.sources.metricsource import MetricSource
 
 log = structlog.get_logger("showtime.shell.reconciler")
@@ -58,12 +59,15 @@ class Reconciler:
         write_concurrency: int = 16,
         query_budget: timedelta = timedelta(seconds=8),
         history: HistoryKeeper | None = None,
+        node_capacity: Mapping[str, Any] | None = None,  # Gatherer's node capacity options
+        leadership: Leadership | None = None,
     ) -> None:
         self._gateway = gateway
+        self._leadership = leadership or AlwaysLeader()  # a standby's ticks write nothing
         self._metrics = metrics
         self._clock = clock
         self._query_budget = query_budget
-        self._gatherer = Gatherer(default_lead_time)
+        self._gatherer = Gatherer(default_lead_time, **(node_capacity or {}))
         self._applier = Applier(
             gateway, EventRecorder(gateway, clock, concurrency=write_concurrency), write_concurrency
         )
@@ -123,7 +127,10 @@ class Reconciler:
     # -- one tick --------------------------------------------------------------------------
 
     async def _tick(self, report: TickReport, releasing: set[EventKey]) -> None:
-        snap = await self._gateway.snapshot()
+        snap = await self._gateway.snapshot()  # a standby too: its caches stay warm
+        if not self._leadership.is_leader():
+            self._standing_by()
+            return
         observed = self._gatherer.observe(snap, self._clock(), releasing)
         report.events = len(observed.events)
         plans = plan_events(observed)  # once a tick: the queries and the decisions use it
@@ -134,6 +141,9 @@ class Reconciler:
         for failure in decisions.failures:
             log.error("decision failed", failure=failure)
         applied = ApplyReport()
+        if not self._leadership.is_leader():  # fencing: the Lease lapsed while deciding
+            self._standing_by()
+            return
         await self._applier.apply(decisions, applied)
         report.writes = applied.writes
         report.status_writes = applied.status_writes
@@ -176,6 +186,11 @@ class Reconciler:
                 continue
             self._gauged[event.key] = shown
             gauges.record_event(event, status, observed.now)
+
+    def _standing_by(self) -> None:
+        """A standby neither queries, decides nor writes, and shows no per-event series."""
+        for namespace, name in list(self._gauged):
+            self.forget(namespace, name)
 
     def forget(self, namespace: str, name: str) -> None:
         """Drop what the gauges show for a deleted event."""

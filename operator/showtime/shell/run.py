@@ -6,7 +6,10 @@ source and the reconciler. kopf runs the handlers in ``showtime.shell.handlers``
 
 kopf is given the operator's identity: the pod's namespace and name when the downward
 API provides them, else user, host and process id. Left to itself kopf asks the password
-database for the user name, and the image's uid has no entry there.
+database for the user name, and the image's uid has no entry there. The same identity
+holds the leader Lease (``shell.leadership``; on by default in a pod), labels this
+replica's write counts and is in its user agent. With leader election every write goes
+through a ``FencedGateway``: only the leader's reach the API server.
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ import kopf
 import structlog
 
 from showtime import telemetry
-from showtime.cluster.kube import KubeGateway, load_kube_config
+from showtime.cluster.kube import Gateway, KubeGateway, api_client, load_kube_config
+from showtime.cluster.lease import KubeLeases
 from showtime.shell import handlers
 from showtime.shell.history import HistoryKeeper
+from showtime.shell.leadership import ElectionTiming, FencedGateway, LeaderElector
 from showtime.shell.reconciler import Reconciler
 from showtime.shell.settings import Settings, SettingsError, load_settings
 from showtime.shell.startup import port_problem, versions
@@ -61,6 +66,15 @@ def _port_problems(settings: Settings) -> list[str]:
     return [problem for problem in found if problem]
 
 
+def leader_elector(settings: Settings, identity: str, leases: KubeLeases) -> LeaderElector:
+    timing = ElectionTiming(
+        lease_duration=settings.lease_duration.total_seconds(),
+        renew_deadline=settings.renew_deadline.total_seconds(),
+        retry_period=settings.retry_period.total_seconds(),
+    )
+    return LeaderElector(leases, str(settings.lease_home), settings.lease_name, identity, timing)
+
+
 def run_operator() -> int:
     try:
         settings = load_settings()
@@ -77,7 +91,14 @@ def run_operator() -> int:
     log = structlog.get_logger("showtime")
     telemetry.start_metrics_server(settings.metrics_port, settings.metrics_address)
     load_kube_config()
-    gateway = KubeGateway(settings.namespace)
+    identity = operator_identity(settings.pod_name, settings.pod_namespace)
+    api = api_client(identity)
+    gateway: Gateway = KubeGateway(settings.namespace, api=api, identity=identity)
+    elector = None
+    if settings.elect_leader:
+        timeout = settings.renew_deadline.total_seconds() / 2
+        elector = leader_elector(settings, identity, KubeLeases(api, timeout_seconds=timeout))
+        gateway = FencedGateway(gateway, elector)
     reconciler = Reconciler(
         gateway,
         PrometheusSource(
@@ -87,8 +108,8 @@ def run_operator() -> int:
         clock=_now,
         write_concurrency=settings.write_concurrency,
         history=HistoryKeeper(gateway, HistorySource(settings.prometheus_url), _now),
+        leadership=elector,
     )
-    identity = operator_identity(settings.pod_name, settings.pod_namespace)
     log.info(
         "starting",
         versions=versions(),
@@ -97,6 +118,7 @@ def run_operator() -> int:
         prometheus=settings.prometheus_url,
         tick=settings.tick.total_seconds(),
         handlers=handlers.__name__,
+        leader_election=f"{settings.lease_home}/{settings.lease_name}" if elector else "off",
     )
     liveness = f"http://{settings.liveness_address}:{settings.liveness_port}/healthz"
     asyncio.run(
@@ -106,7 +128,7 @@ def run_operator() -> int:
             clusterwide=settings.namespace is None,
             namespaces=[settings.namespace] if settings.namespace else [],
             liveness_endpoint=liveness if settings.liveness_port else None,
-            memo=kopf.Memo(reconciler=reconciler, tick=settings.tick),
+            memo=kopf.Memo(reconciler=reconciler, tick=settings.tick, elector=elector),
         )
     )
     return 0

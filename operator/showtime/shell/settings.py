@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from showtime.core.durations import DurationError, parse_duration
@@ -35,11 +35,57 @@ class Settings(BaseSettings):
     liveness_port: int = Field(default=8080, ge=0, le=65535)
     liveness_address: str = "127.0.0.1"
     write_concurrency: int = Field(default=16, ge=1, le=256)
-    # The operator's own pod (downward API in deploy/deployment.yaml): its identity for kopf.
+    # The operator's own pod (downward API in deploy/deployment.yaml): its identity for kopf
+    # and for leader election.
     pod_name: str | None = None
     pod_namespace: str | None = None
+    # Leader election (a coordination.k8s.io Lease): unset, on in a pod (SHOWTIME_POD_NAMESPACE
+    # set) and off elsewhere. The Lease lives in lease_namespace, else the pod's namespace,
+    # else the watched one.
+    leader_election: bool | None = None
+    lease_name: str = "showtime"
+    lease_namespace: str | None = None
+    lease_duration: timedelta = timedelta(seconds=15)
+    renew_deadline: timedelta = timedelta(seconds=10)
+    retry_period: timedelta = timedelta(seconds=2)
 
-    @field_validator("tick", "default_lead_time", "prometheus_timeout", mode="before")
+    @property
+    def elect_leader(self) -> bool:
+        """Whether this replica takes part in leader election."""
+        return (
+            self.pod_namespace is not None if self.leader_election is None else self.leader_election
+        )
+
+    @property
+    def lease_home(self) -> str | None:
+        """The namespace of the leader Lease."""
+        return self.lease_namespace or self.pod_namespace or self.namespace
+
+    @model_validator(mode="after")
+    def _election(self) -> Settings:
+        if not self.elect_leader:
+            return self
+        if not self.lease_home:
+            raise ValueError(
+                "leader election needs a namespace for its Lease: set SHOWTIME_LEASE_NAMESPACE "
+                "(or SHOWTIME_NAMESPACE), or SHOWTIME_LEADER_ELECTION=false"
+            )
+        if not self.lease_duration > self.renew_deadline > self.retry_period:
+            raise ValueError(
+                "leader election needs SHOWTIME_LEASE_DURATION > SHOWTIME_RENEW_DEADLINE > "
+                "SHOWTIME_RETRY_PERIOD"
+            )
+        return self
+
+    @field_validator(
+        "tick",
+        "default_lead_time",
+        "prometheus_timeout",
+        "lease_duration",
+        "renew_deadline",
+        "retry_period",
+        mode="before",
+    )
     @classmethod
     def _duration(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -59,7 +105,7 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} must start with http:// or https://")
         return value.rstrip("/")
 
-    @field_validator("namespace", "pod_name", "pod_namespace")
+    @field_validator("namespace", "pod_name", "pod_namespace", "lease_namespace")
     @classmethod
     def _namespace(cls, value: str | None) -> str | None:
         return value or None
@@ -72,6 +118,10 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         problems = []
         for item in exc.errors():
+            message = str(item["msg"]).removeprefix("Value error, ")
+            if not item["loc"]:  # a rule over several variables names them itself
+                problems.append(message)
+                continue
             name = "SHOWTIME_" + "_".join(str(p) for p in item["loc"]).upper()
-            problems.append(f"{name}: {str(item['msg']).removeprefix('Value error, ')}")
+            problems.append(f"{name}: {message}")
         raise SettingsError("invalid configuration: " + "; ".join(problems)) from None
