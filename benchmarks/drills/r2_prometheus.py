@@ -1,8 +1,8 @@
 """Drill R2: Prometheus stopped for ``Context.outage_seconds`` (5 min) mid-event.
 
-Prometheus goes down 30 s after the start, once the metric has raised ``web`` and
+Prometheus goes down 60 s after the start, once the metric has raised ``web`` and
 ``search`` above their floors, and comes back ``outage_seconds`` later; the live stage
-lasts the outage plus 90 s. Holds when: no replica lowered while held (nor during the
+lasts the outage plus 150 s. Holds when: no replica lowered while held (nor during the
 outage), the ``MetricsAvailable`` condition of each event with a metric went False during
 the outage and True again after it, exactly one Warning (reason ``MetricsUnavailable``,
 counts summed as the operator aggregates repeats) per such event, 0 floor violations and
@@ -16,8 +16,10 @@ import time
 from . import controlplane
 from .figures import lowered
 from .harness import Context, Row, Run, sleep_until
+from .monitor import read_states
 
 METRIC_EVENTS = ("keynote", "stream")  # the events whose targets have a metric
+OUTAGE_AT = 60  # s after the start: the metric has raised web and search by then
 
 
 def warnings(ctx: Context, namespace: str, event: str) -> int:
@@ -30,12 +32,14 @@ def warnings(ctx: Context, namespace: str, event: str) -> int:
 def run(ctx: Context) -> Row:
     outage = ctx.outage_seconds
     row = Row("R2 Prometheus outage", f"Prometheus stopped {outage / 60:g} min mid-event")
-    with Run(ctx, "R2", live_seconds=30 + outage + 90) as drill:
+    with Run(ctx, "R2", live_seconds=OUTAGE_AT + outage + 90) as drill:
         drill.setup()
         drill.operator()
         drill.schedule()
         t = drill.timeline
-        sleep_until(t.start + 30)
+        sleep_until(t.start + OUTAGE_AT)
+        held = read_states(ctx.apps, ctx.autoscaling, drill.namespace)
+        raised = {n: held[n].requested for n in ("web", "search")}
         down_at = time.time()
         controlplane.prometheus("stop")
         sleep_until(down_at + outage)
@@ -54,6 +58,7 @@ def run(ctx: Context) -> Row:
     set_in = [a - down_at for a in set_at.values() if a is not None]
     cleared_in = [a - up_at for a in cleared_at.values() if a is not None]
     row.measured = (
+        f"web, search at {raised['web']}, {raised['search']} (floors 24, 12) when it stopped; "
         f"lowered during outage {sum(during.values())}; MetricsAvailable=False after "
         f"{max(set_in, default=float('nan')):.0f} s, True again "
         f"{max(cleared_in, default=float('nan')):.0f} s after Prometheus was back "
