@@ -1,6 +1,7 @@
 """deploy/ without a cluster: every file the kustomization names exists, the RBAC has no
-wildcards and no verb the operator never uses, and the Deployment's SHOWTIME_* settings
-are ones the operator knows and accepts. ``tests/e2e/test_deploy.py`` applies it for real.
+wildcards and no verb the operator never uses, the two replicas elect a leader with a Lease
+they alone may touch, and the Deployment's SHOWTIME_* settings are ones the operator knows
+and accepts. ``tests/e2e/test_deploy.py`` applies it for real.
 """
 
 from __future__ import annotations
@@ -47,7 +48,10 @@ def test_the_base_has_what_an_operator_install_needs() -> None:
             "ServiceAccount",
             "ClusterRole",
             "ClusterRoleBinding",
+            "Role",
+            "RoleBinding",
             "Deployment",
+            "PodDisruptionBudget",
             "Service",
             "PriorityClass",
         ]
@@ -106,11 +110,48 @@ def test_rbac_is_least_privilege() -> None:
     ]
 
 
-def test_the_deployment_runs_one_hardened_operator() -> None:
+def test_leader_election_may_touch_its_own_lease_and_nothing_else() -> None:
+    role, binding = one("Role"), one("RoleBinding")
+    assert role["metadata"]["namespace"] == "showtime-system"  # a Role: this namespace only
+    granted = {
+        (tuple(rule["resources"]), tuple(rule.get("resourceNames", ())), tuple(rule["verbs"]))
+        for rule in role["rules"]
+    }
+    assert all(rule["apiGroups"] == ["coordination.k8s.io"] for rule in role["rules"])
+    # create cannot be limited to a name; reading and renewing are, to the Lease of the env.
+    (container,) = one("Deployment")["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    lease = env["SHOWTIME_LEASE_NAME"]
+    assert granted == {(("leases",), (), ("create",)), (("leases",), (lease,), ("get", "update"))}
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": role["metadata"]["name"],
+    }
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "showtime", "namespace": "showtime-system"}
+    ]
+
+
+def test_two_replicas_on_different_nodes_and_one_disrupted_at_a_time() -> None:
+    spec = one("Deployment")["spec"]
+    assert spec["replicas"] == 2
+    # A rollout starts the new pod before it stops an old one (which hands its Lease over).
+    assert spec["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
+    labels = spec["template"]["metadata"]["labels"]
+    (term,) = spec["template"]["spec"]["affinity"]["podAntiAffinity"][
+        "preferredDuringSchedulingIgnoredDuringExecution"
+    ]
+    assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    assert term["podAffinityTerm"]["labelSelector"]["matchLabels"].items() <= labels.items()
+    budget = one("PodDisruptionBudget")["spec"]
+    assert budget["maxUnavailable"] == 1
+    assert budget["selector"]["matchLabels"] == spec["selector"]["matchLabels"]
+
+
+def test_the_deployment_runs_hardened_replicas() -> None:
     deployment = one("Deployment")
     spec = deployment["spec"]
-    assert spec["replicas"] == 1
-    assert spec["strategy"] == {"type": "Recreate"}
     pod = spec["template"]["spec"]
     assert pod["serviceAccountName"] == "showtime"
     assert pod["automountServiceAccountToken"] is True
@@ -153,7 +194,11 @@ def test_the_deployment_settings_are_valid(monkeypatch: pytest.MonkeyPatch) -> N
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setenv("SHOWTIME_POD_NAME", "showtime-7d4b9c-x2x9q")  # the downward API's
+    monkeypatch.setenv("SHOWTIME_POD_NAMESPACE", "showtime-system")
     settings = load_settings()
+    assert settings.elect_leader
+    assert (settings.lease_home, settings.lease_name) == ("showtime-system", "showtime")
     assert settings.namespace is None, "deployed cluster-wide, as the ClusterRole grants"
     assert settings.log_format == "json"
     assert (settings.metrics_address, settings.metrics_port) == ("0.0.0.0", 9102)
