@@ -5,7 +5,10 @@ where it matters: every object has a uid and a resourceVersion (one counter for 
 cluster, bumped on every change, never on a no-op); generation rises when a spec changes;
 writes are JSON merge patches (``None`` removes a field, lists replace whole); a write whose
 resourceVersion is stale is refused with ``Conflict``, a missing object with ``NotFound``;
-the status subresource changes only the status. Every write is recorded in ``writes``;
+the status subresource changes only the status. Placeholder Deployments live with the
+workloads, CapacityBuffers in ``capacity_buffers`` (None: the API is not served, and
+creating one is refused with 404); a create of an existing name is ``AlreadyExists``.
+Every write is recorded in ``writes``;
 ``external_*`` methods are "someone else" changing the cluster between ticks. Leases
 (``cluster.lease.LeaseApi``) live beside, with their writes in ``lease_writes``: a replace
 with a stale resourceVersion is refused with ``Conflict``, a create of an existing one with
@@ -68,6 +71,8 @@ class FakeCluster:
     hpas: dict[WorkloadKey, dict[str, Any]] = field(default_factory=dict)  # by scale target
     pods: list[dict[str, Any]] = field(default_factory=list)
     kube_events: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    nodes: list[dict[str, Any]] = field(default_factory=list)
+    capacity_buffers: dict[tuple[str, str], dict[str, Any]] | None = None
     leases: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     lease_writes: list[Write] = field(default_factory=list)
     lease_outage: bool = False
@@ -270,6 +275,12 @@ class FakeCluster:
             workloads={k: _copy(v) for k, v in self.workloads.items()},
             hpas={k: _copy(v) for k, v in self.hpas.items()},
             pods=_copy(self.pods),
+            nodes=_copy(self.nodes),
+            capacity_buffers=(
+                None
+                if self.capacity_buffers is None
+                else _copy(list(self.capacity_buffers.values()))
+            ),
         )
 
     # -- Gateway: writes -------------------------------------------------------------------------
@@ -389,6 +400,63 @@ class FakeCluster:
         stored["metadata"]["resourceVersion"] = self._next_version()
         answer: dict[str, Any] = _copy(stored)
         return answer
+
+    # -- Gateway: node capacity reservations ---------------------------------------------
+
+    def _reservations(self, kind: str) -> dict[Any, dict[str, Any]]:
+        """Where objects of ``kind`` live, keyed as that store keys them."""
+        if kind == "Deployment":
+            return self.workloads
+        if self.capacity_buffers is None:
+            raise NotFound(404, "the server could not find the requested resource", "NotFound")
+        return self.capacity_buffers
+
+    @staticmethod
+    def _reservation_key(kind: str, namespace: str, name: str) -> Any:
+        return (namespace, kind, name) if kind == "Deployment" else (namespace, name)
+
+    async def create_reservation(
+        self, kind: str, namespace: str, body: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        obj: dict[str, Any] = _copy(body)
+        name = str(obj["metadata"]["name"])
+        store = self._reservations(kind)
+        key = self._reservation_key(kind, namespace, name)
+        if key in store:
+            self.writes.append(Write(kind, "create", (namespace, name), _copy(body), 409))
+            raise AlreadyExists(409, f'{kind} "{name}" already exists', "AlreadyExists")
+        self.writes.append(Write(kind, "create", (namespace, name), _copy(body), 201))
+        obj["metadata"].update(namespace=namespace, uid=f"uid-{namespace}-{name}")
+        obj["metadata"]["generation"] = 1
+        obj["metadata"]["resourceVersion"] = self._next_version()
+        obj.setdefault("status", {})
+        store[key] = obj
+        answer: dict[str, Any] = _copy(obj)
+        return answer
+
+    async def patch_reservation(
+        self, kind: str, namespace: str, name: str, patch: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        store = self._reservations(kind)
+        stored = store.get(self._reservation_key(kind, namespace, name))
+        return self._patch(kind, (namespace, name), stored, patch)
+
+    async def delete_reservation(self, kind: str, namespace: str, name: str) -> None:
+        store = self._reservations(kind)
+        key = self._reservation_key(kind, namespace, name)
+        # Like the gateway: a delete of what is already gone is no error (it is gone).
+        answer = 200 if store.pop(key, None) is not None else 404
+        self.writes.append(Write(kind, "delete", (namespace, name), None, answer))
+
+    def reservations(self, namespace: str = "live") -> dict[str, dict[str, Any]]:
+        """Placeholder Deployments and CapacityBuffers with Showtime's labels, by name."""
+        found = [*self.workloads.values(), *(self.capacity_buffers or {}).values()]
+        return {
+            o["metadata"]["name"]: o
+            for o in found
+            if o["metadata"].get("namespace") == namespace
+            and "showtime.dev/placeholder-for" in (o["metadata"].get("labels") or {})
+        }
 
 
 @dataclass

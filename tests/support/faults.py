@@ -104,3 +104,19 @@ class FailingGateway:
     ) -> dict[str, Any]:
         self._gate("patch_event")
         return await self.inner.patch_event(namespace, name, patch)
+
+    async def create_reservation(
+        self, kind: str, namespace: str, body: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        self._gate("create_reservation")
+        return await self.inner.create_reservation(kind, namespace, body)
+
+    async def patch_reservation(
+        self, kind: str, namespace: str, name: str, patch: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        self._gate("patch_reservation")
+        return await self.inner.patch_reservation(kind, namespace, name, patch)
+
+    async def delete_reservation(self, kind: str, namespace: str, name: str) -> None:
+        self._gate("delete_reservation")
+        await self.inner.delete_reservation(kind, namespace, name)

@@ -29,6 +29,7 @@ from kubernetes import client, config
 from kubernetes.client import ApiException
 
 from showtime import telemetry
+from showtime.cluster.capacity import CapacityObjects
 from showtime.cluster.informer import Informer, wait_synced
 from showtime.cluster.requests import (
     MERGE_PATCH,
@@ -60,6 +61,8 @@ class Snapshot:
     workloads: dict[WorkloadKey, dict[str, Any]] = field(default_factory=dict)
     hpas: dict[WorkloadKey, dict[str, Any]] = field(default_factory=dict)  # by scale target
     pods: list[dict[str, Any]] = field(default_factory=list)
+    nodes: list[dict[str, Any]] = field(default_factory=list)  # capacity.slim_node
+    capacity_buffers: list[dict[str, Any]] | None = None  # None: not served here
 
 
 class Gateway(Protocol):
@@ -95,6 +98,17 @@ class Gateway(Protocol):
     ) -> dict[str, Any]: ...
 
     async def create_event(self, body: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    # Node capacity reservations: kind Deployment (placeholders) or CapacityBuffer.
+    async def create_reservation(
+        self, kind: str, namespace: str, body: Mapping[str, Any]
+    ) -> dict[str, Any]: ...
+
+    async def patch_reservation(
+        self, kind: str, namespace: str, name: str, patch: Mapping[str, Any]
+    ) -> dict[str, Any]: ...
+
+    async def delete_reservation(self, kind: str, namespace: str, name: str) -> None: ...
 
     async def patch_event(
         self, namespace: str, name: str, patch: Mapping[str, Any]
@@ -178,6 +192,9 @@ class KubeGateway:
             else Informer("pods", core.list_pod_for_all_namespaces, transform=slim_pod)
         )
         self._all = [self._events, self._deployments, self._statefulsets, self._hpas, self._pods]
+        # Nodes and CapacityBuffers: optional (without them, defaults and placeholders).
+        self._capacity = CapacityObjects(self._api, namespace, self._send)
+        self._capacity.deployments = self._deployments
         self._started = False
 
     def _informer(self, name: str, namespaced: Any, everywhere: Any) -> Informer:
@@ -195,6 +212,7 @@ class KubeGateway:
         if not self._started:
             for informer in self._all:
                 informer.start()
+            self._capacity.nodes.start()  # not waited for: nodes may not be listable
             self._started = True
         if not await asyncio.to_thread(wait_synced, self._all, self._sync_timeout):
             missing = [i.name for i in self._all if not i.synced.is_set()]
@@ -203,10 +221,16 @@ class KubeGateway:
     def stop(self) -> None:
         for informer in self._all:
             informer.stop()
+        self._capacity.stop()
 
     async def snapshot(self) -> Snapshot:
         await self.start()
-        snap = Snapshot(events=self._events.items(), pods=self._pods.items())
+        snap = Snapshot(
+            events=self._events.items(),
+            pods=self._pods.items(),
+            nodes=self._capacity.nodes.items(),
+            capacity_buffers=await self._capacity.buffers(),
+        )
         for kind, informer in (
             ("Deployment", self._deployments),
             ("StatefulSet", self._statefulsets),
@@ -334,6 +358,21 @@ class KubeGateway:
             kind="Event",
             verb="patch",
         )
+
+    async def create_reservation(
+        self, kind: str, namespace: str, body: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Create a placeholder Deployment or a CapacityBuffer."""
+        return await self._capacity.create(kind, namespace, body)
+
+    async def patch_reservation(
+        self, kind: str, namespace: str, name: str, patch: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        return await self._capacity.patch(kind, namespace, name, patch)
+
+    async def delete_reservation(self, kind: str, namespace: str, name: str) -> None:
+        """Delete one (its pods in the background); one already gone is fine."""
+        await self._capacity.delete(kind, namespace, name)
 
 
 def involved_object(obj: Mapping[str, Any], *, kind: str, api_version: str) -> dict[str, Any]:

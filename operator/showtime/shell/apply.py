@@ -4,7 +4,10 @@ Targets are written side by side (bounded concurrency), each target's writes in 
 ``decide`` gave them; a write the server refuses stops that target's remaining writes, and
 a conflict (the object changed since it was read) asks for another tick at once, which
 decides again from what the cluster now says. Status patches follow, then the Events,
-aggregated by ``events.EventRecorder``. Nothing is decided here; one object's failed write
+aggregated by ``events.EventRecorder``. Node capacity reservations (placeholder
+Deployments, CapacityBuffers) are created, patched and deleted beside the targets; a
+create that finds the name taken asks for another tick.
+Nothing is decided here; one object's failed write
 never stops another's.
 """
 
@@ -18,7 +21,14 @@ from typing import Any
 import structlog
 
 from showtime.cluster.kube import Conflict, Gateway
-from showtime.core.observed import Decisions, HpaWrite, StatusWrite, TargetAction, WorkloadWrite
+from showtime.core.observed import (
+    Decisions,
+    HpaWrite,
+    ReservationWrite,
+    StatusWrite,
+    TargetAction,
+    WorkloadWrite,
+)
 from showtime.shell.events import EventRecorder
 
 log = structlog.get_logger("showtime.shell.apply")
@@ -40,7 +50,10 @@ class Applier:
         self._slots = asyncio.Semaphore(write_concurrency)
 
     async def apply(self, decisions: Decisions, report: ApplyReport) -> None:
-        await asyncio.gather(*(self._target(action, report) for action in decisions.targets))
+        await asyncio.gather(
+            *(self._target(action, report) for action in decisions.targets),
+            *(self._reservation(write, report) for write in decisions.reservations),
+        )
         await asyncio.gather(*(self._status(write, report) for write in decisions.statuses))
         posted, failed = await self._recorder.post(decisions.notices)
         report.events_posted += posted
@@ -81,6 +94,28 @@ class Applier:
                 reason=action.reason,
                 events=list(action.holders),
             )
+
+    async def _reservation(self, write: ReservationWrite, report: ApplyReport) -> None:
+        gateway, kind, namespace, name = self._gateway, write.kind, write.namespace, write.name
+        call: Awaitable[Any]
+        if write.verb == "create":
+            call = gateway.create_reservation(kind, namespace, write.body or {})
+        elif write.verb == "patch":
+            call = gateway.patch_reservation(kind, namespace, name, write.body or {})
+        else:
+            call = gateway.delete_reservation(kind, namespace, name)
+        try:
+            await self._send(call, report, kind, write.verb)
+        except Conflict:  # the name is taken (an old one still going): decide again
+            report.conflicts += 1
+            return
+        except Exception as exc:  # this reservation only
+            report.errors += 1
+            log.warning(
+                "reservation not written", kind=kind, namespace=namespace, name=name, error=str(exc)
+            )
+            return
+        log.info("node capacity", verb=write.verb, kind=kind, namespace=namespace, name=name)
 
     def _hpa(self, write: HpaWrite) -> Awaitable[Any]:
         return self._gateway.patch_hpa(

@@ -2,8 +2,10 @@
 
 Parses each TrafficEvent's spec (memoized by uid and generation; anything a spec runs into
 becomes that event's error, never the tick's), reduces workloads and their HPAs to what
-decisions need, and learns start-up times from the pod cache. Only reading and reshaping
-live here: no decision, no write. What it keeps between ticks (parsed specs, what pods
+decisions need, learns start-up times from the pod cache, and reads the nodes and the
+objects reserving node capacity (placeholder Deployments, found by Showtime's labels, are
+reservations, not workloads; CapacityBuffers when the cluster serves them). Only reading
+and reshaping live here: no decision, no write. What it keeps between ticks (parsed specs, what pods
 taught) is a cache that a restart rebuilds from the cluster.
 """
 
@@ -18,9 +20,25 @@ import structlog
 from showtime.cluster.kube import Snapshot
 from showtime.core.handback import ALL_ANNOTATIONS
 from showtime.core.leadtime import StartupMemory, starts_in_order
-from showtime.core.observed import EventKey, Observed, ObservedEvent, ObservedWorkload, WorkloadKey
+from showtime.core.observed import (
+    EventKey,
+    NodeSeen,
+    Observed,
+    ObservedEvent,
+    ObservedReservation,
+    ObservedWorkload,
+    WorkloadKey,
+)
+from showtime.core.placeholders import (
+    BUFFER_KIND,
+    DEFAULT_IMAGE,
+    DEPLOYMENT,
+    SHAPE_HASH,
+    is_reservation,
+)
 from showtime.core.spec import SpecError, TrafficEventSpec, parse_spec
 from showtime.core.targets import HpaView
+from showtime.core.timestamps import parse_timestamp
 
 log = structlog.get_logger("showtime.shell.gather")
 Parsed = tuple[TrafficEventSpec | None, str | None]
@@ -37,8 +55,16 @@ def parse_safely(raw: Any) -> Parsed:
 
 
 class Gatherer:
-    def __init__(self, default_lead_time: timedelta) -> None:
+    def __init__(
+        self,
+        default_lead_time: timedelta,
+        *,
+        default_node_lead_time: timedelta = timedelta(minutes=5),
+        placeholder_image: str = DEFAULT_IMAGE,
+    ) -> None:
         self._default_lead = default_lead_time
+        self._default_node_lead = default_node_lead_time
+        self._placeholder_image = placeholder_image
         self._specs: dict[tuple[str, int], Parsed] = {}
         self._held: dict[str, tuple[Any, Parsed]] = {}
         self._startup: StartupMemory | None = None  # None until seeded from status
@@ -52,17 +78,28 @@ class Gatherer:
                 log.warning("TrafficEvent unreadable", error=str(exc))
         self._forget(events)
         workloads: dict[WorkloadKey, ObservedWorkload] = {}
+        reserving: list[tuple[str, dict[str, Any]]] = []
         for key, obj in snap.workloads.items():
+            if key[1] == DEPLOYMENT and is_reservation(obj):
+                reserving.append((DEPLOYMENT, obj))
+                continue
             try:
                 workloads[key] = _workload(key, obj, snap.hpas.get(key))
             except Exception as exc:
                 log.warning("workload unreadable", workload="/".join(key), error=str(exc))
+        buffers = snap.capacity_buffers
+        reserving += [(BUFFER_KIND, b) for b in buffers or [] if is_reservation(b)]
         return Observed(
             now=now,
             events=tuple(events),
             workloads=workloads,
             default_lead_time=self._default_lead,
             startup=self._learn(events, snap.pods, now),
+            nodes=tuple(n for n in map(_node, snap.nodes) if n is not None),
+            default_node_lead_time=self._default_node_lead,
+            buffers_served=buffers is not None,
+            reservations=_reservations(reserving),
+            placeholder_image=self._placeholder_image,
         )
 
     def _event(self, obj: Mapping[str, Any], releasing: set[EventKey]) -> ObservedEvent:
@@ -151,4 +188,46 @@ def _workload(
         hpa=hpa_view,
         hpa_resource_version=hpa_version,
         ordered_ready=starts_in_order(kind, obj),
+        template=spec.get("template") if isinstance(spec.get("template"), Mapping) else None,
     )
+
+
+def _node(obj: Mapping[str, Any]) -> NodeSeen | None:
+    """A node's creation and Ready time (``cluster.capacity.slim_node``); None if unreadable."""
+    meta = obj.get("metadata") or {}
+    created = parse_timestamp(meta.get("creationTimestamp"))
+    if created is None:
+        return None
+    ready = None
+    for condition in (obj.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == "Ready" and condition.get("status") == "True":
+            ready = parse_timestamp(condition.get("lastTransitionTime"))
+    return NodeSeen(str(meta.get("name", "")), created, ready)
+
+
+def _reservations(
+    found: list[tuple[str, dict[str, Any]]],
+) -> dict[tuple[str, str, str], ObservedReservation]:
+    """Placeholder Deployments and CapacityBuffers with Showtime's labels, by key."""
+    result = {}
+    for kind, obj in found:
+        meta = obj.get("metadata") or {}
+        if meta.get("deletionTimestamp"):
+            continue  # on its way out: as good as gone (a create waits until it is)
+        try:
+            status = obj.get("status") or {}
+            have = ObservedReservation(
+                kind=kind,
+                namespace=str(meta.get("namespace", "")),
+                name=str(meta.get("name", "")),
+                resource_version=str(meta.get("resourceVersion", "")),
+                replicas=int((obj.get("spec") or {}).get("replicas") or 0),
+                ready=int(status.get("readyReplicas") or 0) if kind == DEPLOYMENT else 0,
+                shape_hash=str((meta.get("annotations") or {}).get(SHAPE_HASH, "")),
+                body=obj,
+            )
+        except Exception as exc:  # a malformed object: leave it, keep the others
+            log.warning("reservation unreadable", kind=kind, error=str(exc))
+            continue
+        result[have.key] = have
+    return result

@@ -283,3 +283,20 @@ class FencedGateway:
     ) -> dict[str, Any]:
         self._fence()
         return await self._gateway.patch_event(namespace, name, patch)
+
+    # Node capacity reservations (H4): fenced like every other write.
+    async def create_reservation(
+        self, kind: str, namespace: str, body: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        self._fence()
+        return await self._gateway.create_reservation(kind, namespace, body)
+
+    async def patch_reservation(
+        self, kind: str, namespace: str, name: str, patch: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        self._fence()
+        return await self._gateway.patch_reservation(kind, namespace, name, patch)
+
+    async def delete_reservation(self, kind: str, namespace: str, name: str) -> None:
+        self._fence()
+        await self._gateway.delete_reservation(kind, namespace, name)

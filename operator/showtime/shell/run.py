@@ -105,6 +105,10 @@ def run_operator() -> int:
             settings.prometheus_url, timeout=settings.prometheus_timeout.total_seconds()
         ),
         default_lead_time=settings.default_lead_time,
+        node_capacity={
+            "default_node_lead_time": settings.default_node_lead_time,
+            "placeholder_image": settings.placeholder_image,
+        },
         clock=_now,
         write_concurrency=settings.write_concurrency,
         history=HistoryKeeper(gateway, HistorySource(settings.prometheus_url), _now),

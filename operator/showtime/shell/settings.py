@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     tick: timedelta = timedelta(seconds=10)
     namespace: str | None = None
     default_lead_time: timedelta = timedelta(minutes=5)
+    default_node_lead_time: timedelta = timedelta(minutes=5)  # no node learned from yet
+    placeholder_image: str = Field(default="registry.k8s.io/pause:3.10", min_length=1)
     log_format: Literal["json", "console"] = "console"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     metrics_port: int = Field(default=9102, ge=0, le=65535)
@@ -96,6 +98,16 @@ class Settings(BaseSettings):
             if parsed <= timedelta(0):
                 raise ValueError("must be longer than 0s")
             return parsed
+        return value
+
+    @field_validator("default_node_lead_time", mode="before")
+    @classmethod
+    def _node_lead_time(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return parse_duration(value)
+            except DurationError as exc:
+                raise ValueError(str(exc)) from exc
         return value
 
     @field_validator("prometheus_url")
