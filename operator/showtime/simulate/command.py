@@ -50,6 +50,12 @@ def add_parser(sub: Any) -> None:
     )
     simulate.add_argument("--target", help="the target to simulate (default: the first one)")
     simulate.add_argument(
+        "--metric-window",
+        default="auto",
+        help="what the metric averages over, e.g. 1m; auto (default): the query's range "
+        "selector ([1m] of rate(...[1m])); 0s: the load itself, without lag",
+    )
+    simulate.add_argument(
         "--shift-years",
         type=int,
         default=0,
@@ -71,6 +77,8 @@ def simulate_command(args: argparse.Namespace, out: TextIO, err: TextIO | None =
 
 def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     pod_ready = parse_duration(args.pod_ready).total_seconds()
+    window = getattr(args, "metric_window", "auto")
+    metric_window = None if window == "auto" else parse_duration(window).total_seconds()
     policies = [p.strip() for p in args.policies.split(",") if p.strip()]
     events = load_events(args.file)
     trace = shift_trace_years(_trace(args), args.shift_years)
@@ -84,6 +92,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             target_name=args.target,
             record=bool(args.plot),
             progress=progress,
+            metric_window=metric_window,
         )
     finally:
         progress.close()

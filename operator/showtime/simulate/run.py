@@ -22,6 +22,7 @@ import yaml
 from showtime.core.observed import WorkloadKey
 from showtime.core.schedule import first_start_after
 from showtime.core.spec import SpecError, Target, parse_spec
+from showtime.simulate.metric import MetricView, range_seconds, trailing_mean
 from showtime.simulate.policies import (
     KEDA_CRON_OPENS_BEFORE_SECONDS,
     FixedPolicy,
@@ -52,6 +53,7 @@ class Simulation:
     floor: int  # the highest floor of the events: the fixed policy's count
     pod_ready: float
     figures: dict[str, Figures]  # by policy name, in the order asked; the oracle always
+    metric_window: float = 0.0  # s: the metric's range window (0: the load itself)
 
     def oracle_ratio(self, name: str) -> float | None:
         oracle = self.figures["oracle"].ready_pod_seconds
@@ -104,8 +106,14 @@ def simulate(
     target_name: str | None = None,
     record: bool = False,
     progress: Callable[[float], None] | None = None,
+    metric_window: float | None = None,
 ) -> Simulation:
-    """Replay ``trace`` against each policy; ``progress`` gets the share done (0..1)."""
+    """Replay ``trace`` against each policy; ``progress`` gets the share done (0..1).
+
+    ``metric_window``: seconds the metric averages over (Showtime's reactive part and
+    KEDA's prometheus trigger see the mean load of that window); None: the longest range
+    selector of the target's metric query (``[1m]``: 60 s), 0 without a metric.
+    """
     unknown = [p for p in policies if p not in POLICIES + EXTRA_POLICIES]
     if unknown:
         known = ", ".join(POLICIES + EXTRA_POLICIES)
@@ -120,10 +128,13 @@ def simulate(
     holding = [e for e in events if e.namespace == key[0]]
     floors = {e.name: _floor(e, key) for e in holding}
     floor = max(floors.values(), default=sizing.min_replicas)
+    if metric_window is None:
+        metric_window = range_seconds(target.metric.query) if target.metric else 0.0
+    metric_trace = trailing_mean(trace, metric_window)
     names = list(dict.fromkeys([*policies, "oracle"]))
     figures: dict[str, Figures] = {}
     for done, name in enumerate(names):
-        policy = _policy(name, holding, key, sizing, floor, floors, trace, pod_ready)
+        policy = _policy(name, holding, key, sizing, floor, floors, trace, pod_ready, metric_trace)
 
         def report(share: float, done: int = done) -> None:
             if progress is not None:
@@ -144,7 +155,7 @@ def simulate(
         progress(1.0)
     ordered = {name: figures[name] for name in names if name in policies}
     ordered["oracle"] = figures["oracle"]
-    return Simulation(key, sizing, floor, pod_ready, ordered)
+    return Simulation(key, sizing, floor, pod_ready, ordered, metric_window)
 
 
 def _floor(event: SimEvent, key: WorkloadKey) -> int:
@@ -163,23 +174,27 @@ def _policy(
     floors: dict[str, int],
     trace: Trace,
     pod_ready: float,
+    metric: Trace,
 ) -> Policy:
+    """The policy ``name``; the ones reading the event's query see ``metric``."""
     if name == "hpa":
         return HpaPolicy(sizing, trace)
     if name == "keda":
-        return KedaPolicy(sizing, _cron_windows(events, floors, trace), trace)
+        keda = KedaPolicy(sizing, _cron_windows(events, floors, trace), metric)
+        return keda if metric is trace else MetricView(keda, metric)
     if name == "fixed":
         return FixedPolicy(floor)
     if name == "oracle":
         return OraclePolicy(sizing)
-    return ShowtimePolicy(
+    showtime = ShowtimePolicy(
         events,
         key,
         sizing,
         pod_ready=pod_ready,
         with_hpa=name == "showtime",
-        trace=trace,
+        trace=metric,
     )
+    return showtime if metric is trace else MetricView(showtime, metric)
 
 
 def _cron_windows(events: Sequence[SimEvent], floors: dict[str, int], trace: Trace) -> list[Window]:
