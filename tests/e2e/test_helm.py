@@ -87,18 +87,15 @@ def test_the_rendered_chart_passes_the_api_servers_checks(
         assert f"{kind}" in out, out
 
 
-def test_more_than_one_replica_is_called_out_until_leader_election_exists(namespace: str) -> None:
-    notes = helm(
-        "install",
-        f"showtime-{uuid.uuid4().hex[:6]}",
-        str(CHART),
-        "--namespace",
-        namespace,
-        "--dry-run",
-        "--set",
-        "replicas=2",
-    ).stdout
-    assert "no leader election yet" in notes
+def test_more_than_one_replica_without_leader_election_is_called_out(namespace: str) -> None:
+    release = f"showtime-{uuid.uuid4().hex[:6]}"
+    install = ("install", release, str(CHART), "--namespace", namespace, "--dry-run")
+    # (the cluster-wide PriorityClass may be another install's on a shared cluster)
+    install += ("--set", "nodeCapacity.priorityClass.create=false")
+    notes = helm(*install, "--set", "leaderElection.enabled=false").stdout
+    assert "WARNING: replicas=2 with leaderElection.enabled=false" in notes
+    notes = helm(*install).stdout
+    assert f"2 replica(s), one active: the leader holds the Lease {release}." in notes
 
 
 @pytest.fixture
@@ -165,11 +162,14 @@ def test_helm_install_prewarms_and_hands_back_under_its_service_account(
     )
 
     kubeconfig = sa_kubeconfig(release, namespace, tmp_path)
-    # What the chart's Deployment sets for watchNamespace.
+    # What the chart's Deployment sets for watchNamespace and leader election (its Lease in
+    # the release's namespace, named after the release: the Role allows that one).
     operator = OperatorProcess(
         namespace,
         tmp_path / "operator.log",
         SHOWTIME_NAMESPACE=namespace,
+        SHOWTIME_LEADER_ELECTION="true",
+        SHOWTIME_LEASE_NAME=release,
         KUBECONFIG=str(kubeconfig),
     ).start()
     try:

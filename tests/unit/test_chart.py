@@ -76,12 +76,15 @@ def test_the_default_install_is_the_operator_with_least_privilege_and_nothing_el
         "ClusterRoleBinding",
         "CustomResourceDefinition",
         "Deployment",
+        "PodDisruptionBudget",
         "PriorityClass",
+        "Role",
+        "RoleBinding",
         "Service",
         "ServiceAccount",
     ]
     (deployment,) = kinds["Deployment"]
-    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["replicas"] == 2
     pod = deployment["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == kinds["ServiceAccount"][0]["metadata"]["name"]
     (binding,) = kinds["ClusterRoleBinding"]
@@ -96,6 +99,51 @@ def test_the_default_install_is_the_operator_with_least_privilege_and_nothing_el
         if d["kind"] == "ClusterRole"
     )
     assert kinds["ClusterRole"][0]["rules"] == base_role["rules"]
+
+
+def test_two_replicas_elect_a_leader_with_a_lease_of_their_own() -> None:
+    docs = documents(render(release="showtime", namespace="ops"))
+    kinds = by_kind(docs)
+    (deployment,) = kinds["Deployment"]
+    spec = deployment["spec"]
+    assert spec["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
+    env = plain_env(container(docs))
+    assert env["SHOWTIME_LEADER_ELECTION"] == "true"
+    lease = env["SHOWTIME_LEASE_NAME"]
+    assert (env["SHOWTIME_LEASE_DURATION"], env["SHOWTIME_RENEW_DEADLINE"]) == ("15s", "10s")
+    assert env["SHOWTIME_RETRY_PERIOD"] == "2s"
+    # The Lease, and only it, in the release's namespace: a Role, not a ClusterRole.
+    (role,) = kinds["Role"]
+    assert role["metadata"]["namespace"] == "ops"
+    assert role["rules"] == [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "resourceNames": [lease],
+            "verbs": ["get", "update"],
+        },
+    ]
+    (binding,) = kinds["RoleBinding"]
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"][0]["name"] == spec["template"]["spec"]["serviceAccountName"]
+    # On different nodes if it can be, and a drain takes one at a time.
+    (term,) = spec["template"]["spec"]["affinity"]["podAntiAffinity"][
+        "preferredDuringSchedulingIgnoredDuringExecution"
+    ]
+    assert (
+        term["podAffinityTerm"]["labelSelector"]["matchLabels"] == spec["selector"]["matchLabels"]
+    )
+    (budget,) = kinds["PodDisruptionBudget"]
+    assert budget["spec"]["maxUnavailable"] == 1
+    assert budget["spec"]["selector"]["matchLabels"] == spec["selector"]["matchLabels"]
+
+
+def test_without_leader_election_no_lease_rights() -> None:
+    off = ("--set", "leaderElection.enabled=false")
+    kinds = by_kind(documents(render(*off)))
+    assert "Role" not in kinds
+    assert plain_env(container(documents(render(*off))))["SHOWTIME_LEADER_ELECTION"] == "false"
 
 
 def test_the_placeholder_priority_class_is_deploys_and_can_be_left_out() -> None:
@@ -113,9 +161,12 @@ def test_the_default_settings_are_ones_the_operator_accepts(
 ) -> None:
     for name, value in plain_env(container(documents(render()))).items():
         environ_cleared.setenv(name, value)
+    environ_cleared.setenv("SHOWTIME_POD_NAMESPACE", "ops")  # the downward API's
     settings: Settings = load_settings()
     assert settings.tick.total_seconds() == 10
     assert settings.metrics_address == "0.0.0.0"
+    assert settings.elect_leader
+    assert settings.lease_home == "ops"
 
 
 def test_every_option_reaches_the_objects(environ_cleared: pytest.MonkeyPatch) -> None:
@@ -135,6 +186,13 @@ def test_every_option_reaches_the_objects(environ_cleared: pytest.MonkeyPatch) -
     assert load_settings().namespace == "live"
     pod = kinds["Deployment"][0]["spec"]["template"]["spec"]
     assert pod["priorityClassName"] == "system-cluster-critical"
+    assert kinds["Deployment"][0]["spec"]["replicas"] == 3
+    assert (env["SHOWTIME_LEASE_NAME"], env["SHOWTIME_LEASE_DURATION"]) == ("showtime-ops", "20s")
+    election = load_settings()
+    assert (election.renew_deadline.total_seconds(), election.retry_period.total_seconds()) == (
+        12,
+        3,
+    )
     assert pod["nodeSelector"] == {"kubernetes.io/os": "linux"}
     assert pod["tolerations"][0]["key"] == "dedicated"
     assert "nodeAffinity" in pod["affinity"]

@@ -46,3 +46,8 @@ app.kubernetes.io/part-of: showtime
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
 {{- end }}
+
+{{/* The leader election Lease: leaderElection.leaseName, else the full name. */}}
+{{- define "showtime.leaseName" -}}
+{{- default (include "showtime.fullname" .) .Values.leaderElection.leaseName }}
+{{- end }}
