@@ -8,7 +8,10 @@ the event is suspended, released, deleted, invalid or completed.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from showtime.core.decide import decide, plan_events
 from showtime.core.nodecapacity import (
@@ -27,7 +30,9 @@ from showtime.core.observed import (
 from showtime.core.placeholders import SHAPE_HASH, is_reservation
 from showtime.core.planner import plan_event
 from showtime.core.spec import parse_spec
+from tests.unit.test_crd_status_schema import undeclared
 
+CRD = Path(__file__).resolve().parents[2] / "crds" / "trafficevent.yaml"
 START = datetime(2026, 12, 31, 12, 0, tzinfo=UTC)
 LEAD = timedelta(minutes=5)  # the pods' lead time: pre-warm at 11:55
 NODE_LEAD = timedelta(minutes=8)  # room reserved from 11:47
@@ -295,3 +300,21 @@ def test_one_events_bad_node_capacity_never_affects_another() -> None:
 def test_plans_are_shared_with_the_rest_of_the_tick() -> None:
     o = observed(START - timedelta(minutes=2), (event(raw()),))
     assert decide(o, {}, plan_events(o)).reservations == decide(o, {}).reservations
+
+
+def test_everything_status_shows_of_node_capacity_is_in_the_crd() -> None:
+    """Nothing the operator writes under status.nodeCapacity is pruned by the API server."""
+    crd = yaml.safe_load(CRD.read_text())
+    schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]
+    learned = tuple(
+        NodeSeen(f"n{i}", START - timedelta(hours=1), START - timedelta(minutes=58))
+        for i in range(3)
+    )
+    there = existing(observed(START - timedelta(minutes=2), (event(raw(leadTime="auto")),)), 20)
+    o = Observed(**{**there.__dict__, "nodes": learned})
+    (status,) = decide(o, {}).statuses
+    section = status.patch["nodeCapacity"]
+    assert {"nodeSamples", "reserveAt", "mechanism", "leadTimeFrom"} <= set(section)
+    assert section["targets"][0]["object"].startswith("Deployment/")
+    shown = {"nodeCapacity": section, "conditions": status.patch["conditions"]}
+    assert undeclared(shown, schema, "status") == []
