@@ -151,8 +151,13 @@ def test_one_replica_writes_and_the_other_takes_over_when_it_is_killed(
 
     wait_for(took_over, timeout=TAKEOVER_BOUND + SLACK, interval=0.1, message="take-over")
     leads_after = time.monotonic() - killed
+
+    def floor_applied() -> bool:
+        seen.append(replicas_of(apps_v1, namespace, "api"))
+        return seen[-1] == 4
+
     wait_for(
-        lambda: seen.append(replicas_of(apps_v1, namespace, "api")) or seen[-1] == 4,
+        floor_applied,
         timeout=TAKEOVER_BOUND + SLACK - leads_after,
         interval=0.1,
         message="the raised floor applied by the new leader",

@@ -89,9 +89,9 @@ def test_the_rendered_chart_passes_the_api_servers_checks(
 
 def test_more_than_one_replica_without_leader_election_is_called_out(namespace: str) -> None:
     release = f"showtime-{uuid.uuid4().hex[:6]}"
-    install = ("install", release, str(CHART), "--namespace", namespace, "--dry-run")
+    install = ["install", release, str(CHART), "--namespace", namespace, "--dry-run"]
     # (the cluster-wide PriorityClass may be another install's on a shared cluster)
-    install += ("--set", "nodeCapacity.priorityClass.create=false")
+    install += ["--set", "nodeCapacity.priorityClass.create=false"]
     notes = helm(*install, "--set", "leaderElection.enabled=false").stdout
     assert "WARNING: replicas=2 with leaderElection.enabled=false" in notes
     notes = helm(*install).stdout
