@@ -90,8 +90,11 @@ def audit_offset(path: Path) -> int:
         return 0
 
 
-def audit_writes(path: Path, namespace: str, offset: int = 0) -> list[tuple[float, str]]:
-    """Successful writes in ``namespace`` logged since ``offset``: (Unix time, user agent).
+def audit_writes(
+    path: Path, namespace: str, offset: int = 0, *, refused: bool = False
+) -> list[tuple[float, str]]:
+    """Successful writes in ``namespace`` logged since ``offset``: (Unix time, user agent);
+    with ``refused``, the writes refused for a conflict (409) instead.
 
     Lease writes (leader election's own bookkeeping) are left out.
     """
@@ -107,7 +110,9 @@ def audit_writes(path: Path, namespace: str, offset: int = 0) -> list[tuple[floa
             if ref.get("namespace") != namespace or entry.get("stage") != "ResponseComplete":
                 continue
             code = int((entry.get("responseStatus") or {}).get("code", 0))
-            if ref.get("resource") == "leases" or not 200 <= code < 300:
+            if ref.get("resource") == "leases" or (code == 409) != refused:
+                continue
+            if not refused and not 200 <= code < 300:
                 continue
             at = datetime.fromisoformat(str(entry["requestReceivedTimestamp"])).timestamp()
             found.append((at, str(entry.get("userAgent", ""))))

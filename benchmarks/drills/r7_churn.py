@@ -16,7 +16,7 @@ import threading
 import time
 from typing import Any
 
-from .harness import Context, Row, Run, by_showtime, sleep_until
+from .harness import Context, Row, Run, audit_writes, by_showtime, sleep_until
 from .scenario import CHURN_PREFIX, TARGETS, UNRELATED
 
 EDITS_PER_MINUTE = 1000
@@ -60,12 +60,17 @@ def run(ctx: Context) -> Row:
         rate = done / max(1e-9, (time.time() - began) / 60)
         released = churned.wait_released() and base.wait_released()
         writes, base_writes = churned.writes(), base.writes()
+        conflicts = [
+            len(audit_writes(ctx.audit_log, d.namespace, d.audit_from, refused=True))
+            for d in (churned, base)
+        ]
         base_row = base.figures(Row("baseline", ""))
         churned.figures(row)
     ours, theirs = by_showtime(writes), by_showtime(base_writes)
     row.measured = (
         f"{done:,} edits ({rate:,.0f}/min, {failed} failed); Showtime's writes {ours} with churn, "
-        f"{theirs} without; baseline: floor short {base_row.floor_violation_s:g} s, "
+        f"{theirs} without (refused for a conflict: {conflicts[0]} and {conflicts[1]}); "
+        f"baseline: floor short {base_row.floor_violation_s:g} s, "
         f"lost {base_row.lost_handbacks}"
     )
     row.notes += base_row.notes
