@@ -284,3 +284,18 @@ def test_deleting_the_event_leaves_no_placeholder_behind(
     except BaseException:
         print(operator.log_tail(120))
         raise
+
+
+@pytest.mark.parametrize(
+    ("lead", "message"),
+    [("2h0m1s", "must be at most 2h"), ("soon", 'must be "auto" or a duration')],
+)
+def test_the_api_server_refuses_a_bad_node_lead_time(
+    crd: None, namespace: str, custom: Any, lead: str, message: str
+) -> None:
+    spec = event_spec(datetime.now(UTC) + timedelta(hours=1), "api")
+    spec["nodeCapacity"]["leadTime"] = lead
+    with pytest.raises(ApiException) as refused:
+        create_event(custom, namespace, "bad", spec)
+    assert refused.value.status == 422
+    assert message in str(refused.value.body)
