@@ -68,7 +68,7 @@ def priority_class() -> None:
 def pool(core_v1: Any) -> Iterator[str]:
     """Two KWOK nodes of 2 CPUs for this test alone: labelled and tainted with its id."""
     pool = f"nc-{uuid.uuid4().hex[:6]}"
-    subnet = int(uuid.uuid4().int % 200) + 20
+    subnet = 100 + uuid.uuid4().int % 100  # 10.100-199.x: clear of the cluster's 10.244.0.0/16
     names = [f"{pool}-{i}" for i in range(NODES)]
     for i, name in enumerate(names):
         core_v1.create_node(
