@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         timeout=60,
         stdout=subprocess.DEVNULL,
     )
-    began = datetime.now(UTC)
+    began, load_before = datetime.now(UTC), os.getloadavg()[1]
     rows: list[Row] = []
     for name in chosen:
         print(f"drills: {name} starts {datetime.now(UTC):%H:%M:%S} (logs in {workdir})", flush=True)
@@ -102,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"drills: {name} took {time.monotonic() - started:.0f} s", flush=True)
         print(report.table(rows[-1:]), flush=True)
     text = (
-        f"Drills run {began:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, seed {args.seed}\n\n"
+        f"Drills run {began:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores (5-minute load average "
+        f"{load_before:.1f} at the start, {os.getloadavg()[1]:.1f} at the end), seed {args.seed}, "
+        f"live {args.live:g} s, outage {args.outage:g} s\n\n"
         + report.table(rows)
         + ("\n\n" + report.notes(rows) if report.notes(rows) else "")
     )
