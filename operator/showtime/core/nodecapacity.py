@@ -175,6 +175,10 @@ def decide_node_capacity(
 ) -> NodeCapacityDecisions:
     """Every create, patch and delete of reservations this tick, and each event's report."""
     result = NodeCapacityDecisions()
+    if not observed.reservations and not any(
+        d.spec is not None and d.spec.node_capacity.prewarm for d in plans
+    ):
+        return result  # nothing pre-warms nodes and nothing is reserved: no cost per tick
     learned = learn_node_lead_time(observed.nodes, observed.now, observed.default_node_lead_time)
     wanted: dict[ReservationKey, tuple[dict[str, Any], EventDecision]] = {}
     kept: set[ReservationKey] = set()

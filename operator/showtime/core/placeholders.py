@@ -19,6 +19,7 @@ in ``nodecapacity``; sending them in the shell. Pure.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import math
@@ -105,7 +106,13 @@ def parse_quantity(value: Any) -> Fraction:
         raise ValueError(f"not a quantity: {value!r}")
     if isinstance(value, int | float):
         return Fraction(value)
-    found = _QUANTITY.match(str(value).strip())
+    return _parse_text(str(value))
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_text(value: str) -> Fraction:
+    """A quantity written as text; cached (a cluster writes the same few over and over)."""
+    found = _QUANTITY.match(value.strip())
     if found is None:
         raise ValueError(f"not a quantity: {value!r}")
     number, suffix = Fraction(found.group(1)), found.group(2)
