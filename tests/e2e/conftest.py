@@ -161,7 +161,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     run (``hack/e2e.sh`` hands them out one at a time: ``--maxschedchunk 1``). The order
     within each group stays as collected.
     """
-    items.sort(key=lambda item: "operator" not in getattr(item, "fixturenames", ()))
+    long_running = {"operator", "karpenter_cluster"}  # the latter: node capacity, ~4 min
+    items.sort(key=lambda item: not long_running & set(getattr(item, "fixturenames", ())))
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
