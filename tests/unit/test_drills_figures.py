@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import socket
 import socketserver
 import threading
@@ -23,6 +24,7 @@ from benchmarks.drills.figures import (
 from benchmarks.drills.harness import audit_writes, by_showtime, showtime_writes
 from benchmarks.drills.proxy import DelayProxy
 from benchmarks.drills.r1_kill import kill_moments
+from tools.loadsource import parse_profile, rate_at
 
 
 def samples(requested: list[int | None], target: str = "web", start: float = 0.0) -> list[Sample]:
@@ -173,3 +175,14 @@ def test_the_proxy_holds_answers_back_but_not_requests() -> None:
         finally:
             proxy.close()
             server.shutdown()
+
+
+def test_the_load_is_at_its_peak_exactly_while_live() -> None:
+    timeline = scenario.Timeline(start=1075.0, live_seconds=180)
+    base, peak = scenario.LOAD["web"]
+    profile = parse_profile(scenario.load_profile("web", timeline, now=1000.0), initial=base)
+    assert rate_at(profile, 74) == base  # the start is 75 s away
+    assert rate_at(profile, 75 + 10) == peak  # after a 10 s ramp
+    assert rate_at(profile, 75 + 179) == peak
+    assert rate_at(profile, 75 + 181) == base
+    assert math.ceil(peak / scenario.PER_REPLICA["web"]) == 31  # above web's floor of 24
