@@ -125,8 +125,27 @@ def test_placeholders_shrink_as_real_pods_become_ready_and_go_once_the_floor_is(
     spec = parse_spec(raw())
     now = START - timedelta(minutes=2)  # pre-warming
     plan = plan_event(spec, now=now, lead_time=LEAD)
-    counts = [pods_to_reserve(30, ready, plan, now, NODE_LEAD) for ready in (10, 18, 29, 30, 40)]
+    counts = [
+        pods_to_reserve(30, ready, plan, now, NODE_LEAD, holding=20)
+        for ready in (10, 18, 29, 30, 40)
+    ]
     assert counts == [20, 12, 1, 0, 0]
+
+
+def test_from_the_pod_prewarm_on_preempted_placeholders_are_not_asked_for_again() -> None:
+    # 20 placeholders held the room; the floor's new pods preempted 15 of them. Their
+    # ReplicaSet would recreate those Pending and a node autoscaler would boot nodes for
+    # them while the real pods already sit in their room: keep only the 5 still Ready.
+    spec = parse_spec(raw())
+    prewarming = START - timedelta(minutes=2)
+    plan = plan_event(spec, now=prewarming, lead_time=LEAD)
+    assert plan.timeline is not None and prewarming >= plan.timeline.prewarm_at
+    assert pods_to_reserve(30, 10, plan, prewarming, NODE_LEAD, holding=5) == 5
+    assert pods_to_reserve(30, 10, plan, prewarming, NODE_LEAD, holding=0) == 0  # a buffer
+    # Before the pod pre-warm the reservation asks for all the room, Ready or not yet.
+    early = plan.timeline.prewarm_at - timedelta(seconds=1)
+    early_plan = plan_event(spec, now=early, lead_time=LEAD)
+    assert pods_to_reserve(30, 10, early_plan, early, NODE_LEAD, holding=0) == 20
 
 
 def test_nothing_is_reserved_once_the_event_has_started_or_is_suspended() -> None:
@@ -207,7 +226,7 @@ def test_auto_uses_a_capacity_buffer_where_the_cluster_serves_one() -> None:
 
 
 def test_suspend_release_and_delete_remove_the_placeholders() -> None:
-    at = START - timedelta(minutes=2)
+    at = START - timedelta(minutes=6)
     there = existing(observed(at, (event(raw()),)), 20)
     suspended = event({**raw(), "suspend": True})
     releasing = event(raw(), releasing=True)
@@ -228,7 +247,7 @@ def test_prewarm_off_reserves_nothing_and_removes_the_status() -> None:
 
 
 def test_status_shows_lead_time_reserved_pods_and_the_condition() -> None:
-    at = START - timedelta(minutes=2)
+    at = START - timedelta(minutes=6)
     o = observed(at, (event(raw()),))
     (status,) = decide(o, {}).statuses
     section = status.patch["nodeCapacity"]
@@ -255,7 +274,7 @@ def test_status_shows_lead_time_reserved_pods_and_the_condition() -> None:
 
 def test_a_restarted_operator_keeps_wanted_objects_and_deletes_orphans() -> None:
     """A fresh decide from the cluster's state: what an event wants stays, the rest goes."""
-    at = START - timedelta(minutes=2)
+    at = START - timedelta(minutes=6)
     there = existing(observed(at, (event(raw()),)), 20)
     (kept,) = there.reservations.values()
     orphan = ObservedReservation(
@@ -298,7 +317,7 @@ def test_one_events_bad_node_capacity_never_affects_another() -> None:
 
 
 def test_plans_are_shared_with_the_rest_of_the_tick() -> None:
-    o = observed(START - timedelta(minutes=2), (event(raw()),))
+    o = observed(START - timedelta(minutes=6), (event(raw()),))
     assert decide(o, {}, plan_events(o)).reservations == decide(o, {}).reservations
 
 
@@ -310,7 +329,7 @@ def test_everything_status_shows_of_node_capacity_is_in_the_crd() -> None:
         NodeSeen(f"n{i}", START - timedelta(hours=1), START - timedelta(minutes=58))
         for i in range(3)
     )
-    there = existing(observed(START - timedelta(minutes=2), (event(raw(leadTime="auto")),)), 20)
+    there = existing(observed(START - timedelta(minutes=6), (event(raw(leadTime="auto")),)), 20)
     o = Observed(**{**there.__dict__, "nodes": learned})
     (status,) = decide(o, {}).statuses
     section = status.patch["nodeCapacity"]

@@ -10,7 +10,8 @@ operators restarted every tick or killed after their N-th write. Two clusters in
   whose nodeCapacity is always invalid on a workload of its own.
 
 Invariants after every tick: each event holds at most one reservation per target, of
-exactly ``max(0, floor - Ready)`` pods while the window is open and none otherwise (none
+exactly ``max(0, floor - Ready)`` pods while the window is open (from the pod pre-warm on,
+at most the placeholders Ready before the tick) and none otherwise (none
 for a suspended, invalid or deleted event); every reservation is owned by a live event;
 and the chaos cluster holds exactly the reservations the steady one holds.
 """
@@ -89,6 +90,7 @@ class NodeCapacityMachine(RuleBasedStateMachine):
         self.spec = spec()
         self.deleted = False
         self.invalid = False
+        self.holding: dict[int, int] = {}
 
     def reconciler(self, cluster: Any) -> Reconciler:
         return Reconciler(cluster, FakeMetrics(), default_lead_time=LEAD, clock=self.clock)
@@ -141,6 +143,7 @@ class NodeCapacityMachine(RuleBasedStateMachine):
     @rule(seconds=st.integers(1, 600), kill_after=st.one_of(st.none(), st.integers(0, 5)))
     def tick(self, seconds: int, kill_after: int | None) -> None:
         self.clock.now += timedelta(seconds=seconds)
+        self.holding = {id(c): self.placeholders_ready(c) for c in self.both()}
         run(self.steady)
         if kill_after is not None:
             with contextlib.suppress(OperatorKilled):
@@ -150,8 +153,25 @@ class NodeCapacityMachine(RuleBasedStateMachine):
 
     # -- what must hold --------------------------------------------------------------------
 
+    def placeholders_ready(self, cluster: FakeCluster) -> int:
+        """Placeholder pods for ``api`` Ready now (0 where the mechanism is a buffer)."""
+        mechanism = self.spec["nodeCapacity"]["mechanism"]
+        if mechanism == "CapacityBuffer" or (
+            mechanism == "Auto" and cluster.capacity_buffers is not None
+        ):
+            return 0
+        return sum(
+            int((o.get("status") or {}).get("readyReplicas") or 0)
+            for name, o in cluster.reservations().items()
+            if o["kind"] == "Deployment" and "zed" not in name
+        )
+
     def expected(self, cluster: FakeCluster) -> int:
-        """Pods to reserve now for ``api``, from the spec and what is Ready."""
+        """Pods to reserve now for ``api``, from the spec and what is Ready.
+
+        From the pod pre-warm on (START - LEAD), no more than the placeholders that were
+        Ready before the tick: the real pods take their room.
+        """
         if self.deleted or self.invalid or self.spec["suspend"]:
             return 0
         if (
@@ -166,7 +186,10 @@ class NodeCapacityMachine(RuleBasedStateMachine):
         ready = int(
             cluster.workloads[("live", "Deployment", "api")]["status"].get("readyReplicas") or 0
         )
-        return max(0, FLOOR - ready)
+        wanted = max(0, FLOOR - ready)
+        if self.clock.now >= START - LEAD:
+            return min(wanted, self.holding[id(cluster)])
+        return wanted
 
     def check(self) -> None:
         steady = reservations(self.steady_cluster)

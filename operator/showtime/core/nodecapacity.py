@@ -12,7 +12,8 @@ room ahead of its pod pre-warm, by the *node lead time*:
 * the window opens at ``prewarmAt - node lead time`` and closes at the occurrence's start;
   inside it a target reserves ``max(0, floor - Ready pods)``: what the floor adds beyond
   what already runs, shrinking as the real pods become Ready, and nothing once the floor is
-  Ready. Nothing for an event that is suspended, completed, invalid or being deleted.
+  Ready. From the pod pre-warm on, never more than the placeholders Ready now: the real
+  pods take their room, and a preempted placeholder is not asked for again. Nothing for an event that is suspended, completed, invalid or being deleted.
 * mechanism: a CapacityBuffer pointing at the target where the cluster serves
   ``autoscaling.x-k8s.io/v1beta1``, else (or with ``mechanism: Placeholders``) a
   Deployment of pause pods (``placeholders``).
@@ -50,6 +51,7 @@ from showtime.core.placeholders import (
     Owner,
     capacity_buffer,
     label_value,
+    object_name,
     placeholder_deployment,
 )
 from showtime.core.planner import EventPlan, Stage
@@ -119,9 +121,23 @@ def reserve_at(plan: EventPlan | None, lead: timedelta) -> datetime | None:
 
 
 def pods_to_reserve(
-    floor: int, ready: int, plan: EventPlan | None, now: datetime, lead: timedelta
+    floor: int,
+    ready: int,
+    plan: EventPlan | None,
+    now: datetime,
+    lead: timedelta,
+    holding: int = 0,
 ) -> int:
-    """Pods' worth of room to hold now for one target: what the floor adds beyond Ready."""
+    """Pods' worth of room to hold now for one target: what the floor adds beyond Ready.
+
+    From the pod pre-warm on, the real pods take the room the reservation made: they preempt
+    the placeholders (or fill the nodes a CapacityBuffer brought). From then on a target
+    keeps at most the ``holding`` placeholders that are Ready now, so a preempted placeholder
+    is not asked for again (its ReplicaSet would recreate it Pending, and the node
+    autoscaler would boot a node for it while the real pod already has one); a
+    CapacityBuffer (``holding`` 0) ends there, or the autoscaler would keep spare room for
+    the floor on top of the floor's own pods.
+    """
     if plan is None or plan.timeline is None:
         return 0
     if plan.stage not in (Stage.SCHEDULED, Stage.PREWARMING):
@@ -129,7 +145,10 @@ def pods_to_reserve(
     opens = reserve_at(plan, lead)
     if opens is None or now < opens or now >= plan.timeline.occurrence.start:
         return 0
-    return max(0, floor - ready)
+    wanted = max(0, floor - ready)
+    if now >= plan.timeline.prewarm_at:
+        return min(wanted, max(0, holding))
+    return wanted
 
 
 def mechanism_for(spec: TrafficEventSpec, buffers_served: bool) -> str | None:
@@ -240,8 +259,12 @@ def _event(
         workload = observed.workloads.get((event.namespace, target.kind, target.name))
         if workload is None:
             continue
+        kind = BUFFER if mechanism == BUFFER else DEPLOYMENT
+        name = object_name(event.name, target.kind, target.name)
+        have = observed.reservations.get((kind, event.namespace, name))
+        holding = have.ready if have is not None and kind == DEPLOYMENT else 0
         pods = pods_to_reserve(
-            spec.floor_of(target), workload.ready, plan, observed.now, lead.value
+            spec.floor_of(target), workload.ready, plan, observed.now, lead.value, holding
         )
         if pods <= 0 or mechanism is None:
             reservations.append(TargetReservation(target.kind, target.name, 0, 0, ""))
@@ -257,10 +280,8 @@ def _event(
                 pods,
                 image=observed.placeholder_image,
             )
-        kind = body["kind"]
-        key = (kind, event.namespace, str(body["metadata"]["name"]))
+        key = (kind, event.namespace, name)
         objects[key] = body
-        have = observed.reservations.get(key)
         reservations.append(
             TargetReservation(
                 target.kind,
