@@ -139,7 +139,8 @@ def test_from_the_pod_prewarm_on_preempted_placeholders_are_not_asked_for_again(
     spec = parse_spec(raw())
     prewarming = START - timedelta(minutes=2)
     plan = plan_event(spec, now=prewarming, lead_time=LEAD)
-    assert plan.timeline is not None and prewarming >= plan.timeline.prewarm_at
+    assert plan.timeline is not None
+    assert prewarming >= plan.timeline.prewarm_at
     assert pods_to_reserve(30, 10, plan, prewarming, NODE_LEAD, holding=5) == 5
     assert pods_to_reserve(30, 10, plan, prewarming, NODE_LEAD, holding=0) == 0  # a buffer
     # Before the pod pre-warm the reservation asks for all the room, Ready or not yet.

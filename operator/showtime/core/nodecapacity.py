@@ -13,7 +13,8 @@ room ahead of its pod pre-warm, by the *node lead time*:
   inside it a target reserves ``max(0, floor - Ready pods)``: what the floor adds beyond
   what already runs, shrinking as the real pods become Ready, and nothing once the floor is
   Ready. From the pod pre-warm on, never more than the placeholders Ready now: the real
-  pods take their room, and a preempted placeholder is not asked for again. Nothing for an event that is suspended, completed, invalid or being deleted.
+  pods take their room, and a preempted placeholder is not asked for again. Nothing for an
+  event that is suspended, completed, invalid or being deleted.
 * mechanism: a CapacityBuffer pointing at the target where the cluster serves
   ``autoscaling.x-k8s.io/v1beta1``, else (or with ``mechanism: Placeholders``) a
   Deployment of pause pods (``placeholders``).
