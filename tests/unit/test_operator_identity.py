@@ -50,6 +50,7 @@ def kopf_started(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     monkeypatch.setattr(telemetry, "start_metrics_server", lambda port, addr: None)
     monkeypatch.setattr(telemetry, "configure_logging", lambda fmt, level: None)
     monkeypatch.setenv("SHOWTIME_NAMESPACE", "identity-test")
+    monkeypatch.setenv("SHOWTIME_LEADER_ELECTION", "false")  # no Lease calls: no cluster here
     # Any free ports: this is about identity, not about a demo operator holding 9102/8080.
     monkeypatch.setenv("SHOWTIME_METRICS_PORT", "0")
     monkeypatch.setenv("SHOWTIME_LIVENESS_PORT", "0")
