@@ -383,6 +383,21 @@ def test_a_learned_lead_time_is_in_status_and_survives_restart_and_pod_deletion(
     assert cluster.status("speech")["leadTimeSeconds"] == 36  # not the 5 min default
 
 
+def test_a_target_under_an_hpa_is_pre_warmed_one_hpa_sync_earlier() -> None:
+    """Under an HPA the floor goes through minReplicas and the HPA's next sync (15 s)."""
+    cluster, clock = FakeCluster(), Clock(START - timedelta(hours=1))
+    cluster.add_deployment("api", 2)
+    add_hpa(cluster, "api", 2)
+    cluster.add_event("speech", event_spec(leadTime="auto"))
+    created = START - timedelta(hours=2)
+    cluster.pods = [
+        ready_pod(f"api-7f9-{i}", "ReplicaSet", "api-7f9", created, 20) for i in range(3)
+    ]
+    tick(make(cluster, clock))
+    # 20 s + 15 s + 5 % of 20 s + 15 s for the HPA's sync, whole seconds up: 51 s, not 36 s.
+    assert cluster.status("speech")["leadTimeSeconds"] == 51
+
+
 def test_an_ordered_statefulset_lead_time_grows_with_the_pods_to_add() -> None:
     cluster, clock = FakeCluster(), Clock(START - timedelta(hours=1))
     cluster.add_deployment("db", 1, kind="StatefulSet")

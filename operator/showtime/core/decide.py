@@ -210,6 +210,7 @@ def _estimates(
             default=observed.default_lead_time,
             pods_to_add=max(1, spec.floor_of(target) - current),
             ordered=workload is not None and workload.ordered_ready,
+            under_hpa=workload is not None and workload.hpa is not None,
         )
     return found
 

@@ -6,9 +6,11 @@ StatefulSet that starts its pods one after another). The lead time is the start-
 margin: 15 s (one operator tick of the default 10 s, and the few seconds the workload's
 controller takes to create the pods) plus the larger of twice the observed spread (p90 minus
 the median: pods that start unevenly get more room) and 5 % of the start-up; rounded up to
-whole seconds and capped at 2 h. With nothing observed the operator-wide default applies
-unchanged. (Until 2026-11 the rule was start-up x 1.5 + 30 s: pods of a 30 s start-up were
-Ready ~47 s early, of 90 s ~75 s, with the full floor; ``make bench-burst`` measured it.)
+whole seconds and capped at 2 h. A target scaled by an HPA gets 15 s more: Showtime raises
+the HPA's ``minReplicas`` and the HPA controller acts on its next sync (every 15 s by
+default). With nothing observed the operator-wide default applies unchanged. (Until
+2026-11 the rule was start-up x 1.5 + 30 s: pods of a 30 s start-up were Ready ~45 s early,
+of 90 s ~75 s, with the full floor; ``make bench-burst`` measured it.)
 
 ``StartupMemory`` is what has been learned: per workload the newest 20 start-up samples
 whose first Ready is at most 7 days old (a weekly event still learns from last week's
@@ -42,6 +44,7 @@ PERCENTILE = 0.9
 MARGIN = timedelta(seconds=15)  # one default tick (10 s) and the controller creating the pods
 SPREAD_FACTOR = 2.0  # times p90 - p50 of the samples
 RELATIVE_MARGIN = 0.05  # of the start-up, the least the spread term adds
+HPA_SYNC = timedelta(seconds=15)  # the HPA controller's default sync period
 MAXIMUM = timedelta(hours=2)
 MAX_SAMPLES = 20  # per workload, newest first; also what status keeps
 MAX_AGE = timedelta(days=7)  # of a sample's first Ready
@@ -54,23 +57,33 @@ def percentile(values: Sequence[float], fraction: float) -> float:
     return ordered[rank - 1]
 
 
-def margin_for(startup_seconds: float, spread_seconds: float = 0.0) -> float:
-    """Seconds added to the start-up: 15 s + max(2 x spread, 5 % of the start-up)."""
+def margin_for(
+    startup_seconds: float, spread_seconds: float = 0.0, *, under_hpa: bool = False
+) -> float:
+    """Seconds added to the start-up: 15 s + max(2 x spread, 5 % of it), +15 s under an HPA."""
     spread = SPREAD_FACTOR * max(0.0, spread_seconds)
-    return MARGIN.total_seconds() + max(spread, RELATIVE_MARGIN * startup_seconds)
+    hpa = HPA_SYNC.total_seconds() if under_hpa else 0.0
+    return MARGIN.total_seconds() + max(spread, RELATIVE_MARGIN * startup_seconds) + hpa
 
 
-def lead_time_for(startup_seconds: float, spread_seconds: float = 0.0) -> timedelta:
+def lead_time_for(
+    startup_seconds: float, spread_seconds: float = 0.0, *, under_hpa: bool = False
+) -> timedelta:
     """The rule: start-up + ``margin_for``, whole seconds up, at most 2 h.
 
     ``spread_seconds`` is p90 - p50 of one pod's start-up (0: none observed).
     """
-    seconds = math.ceil(round(startup_seconds + margin_for(startup_seconds, spread_seconds), 6))
+    margin = margin_for(startup_seconds, spread_seconds, under_hpa=under_hpa)
+    seconds = math.ceil(round(startup_seconds + margin, 6))
     return min(timedelta(seconds=seconds), MAXIMUM)
 
 
 def lead_time_of_samples(
-    seconds: Sequence[float], *, pods_to_add: int = 1, ordered: bool = False
+    seconds: Sequence[float],
+    *,
+    pods_to_add: int = 1,
+    ordered: bool = False,
+    under_hpa: bool = False,
 ) -> timedelta:
     """The rule on raw start-up samples (seconds, any order): what ``estimate`` returns.
 
@@ -78,7 +91,7 @@ def lead_time_of_samples(
     """
     per_pod = percentile(seconds, PERCENTILE)
     startup = per_pod * max(1, pods_to_add) if ordered else per_pod
-    return lead_time_for(startup, per_pod - percentile(seconds, 0.5))
+    return lead_time_for(startup, per_pod - percentile(seconds, 0.5), under_hpa=under_hpa)
 
 
 def starts_in_order(kind: str, workload: Mapping[str, Any]) -> bool:
@@ -181,8 +194,12 @@ class StartupMemory:
         default: timedelta,
         pods_to_add: int = 1,
         ordered: bool = False,
+        under_hpa: bool = False,
     ) -> LeadTimeEstimate:
-        """The lead time of ``workload`` for adding ``pods_to_add`` pods (one by one if ordered)."""
+        """The lead time of ``workload`` for adding ``pods_to_add`` pods (one by one if ordered).
+
+        ``under_hpa``: an HPA scales it, so the floor goes through the HPA's next sync.
+        """
         pods = max(1, pods_to_add)
         samples = self.samples.get(workload, ())
         if not samples:
@@ -201,7 +218,7 @@ class StartupMemory:
         per_pod = percentile(seconds, PERCENTILE)
         spread = per_pod - percentile(seconds, 0.5)
         startup = per_pod * pods if ordered else per_pod
-        value = lead_time_for(startup, spread)
+        value = lead_time_for(startup, spread, under_hpa=under_hpa)
         newest = samples[0].ready_at
         learned_from = (
             f"{len(samples)} pod{'s' if len(samples) > 1 else ''}, "
@@ -209,12 +226,13 @@ class StartupMemory:
         )
         one_by_one = f" x {pods} pods one after another (OrderedReady)" if ordered else ""
         capped = " (capped)" if value == MAXIMUM else ""
-        margin = margin_for(startup, spread)
+        margin = margin_for(startup, spread, under_hpa=under_hpa)
+        sync = f" + {_seconds_text(HPA_SYNC.total_seconds())} HPA sync" if under_hpa else ""
         basis = (
             f"p90 start-up {_seconds_text(per_pod)}{one_by_one} over {learned_from}; "
             f"+ {_seconds_text(round(margin, 1))} margin "
             f"({_seconds_text(MARGIN.total_seconds())} + the larger of 2 x the spread "
-            f"p90-p50 {_seconds_text(round(spread, 1))} and 5% of the start-up) "
+            f"p90-p50 {_seconds_text(round(spread, 1))} and 5% of the start-up{sync}) "
             f"= {format_duration(value)}{capped}"
         )
         return LeadTimeEstimate(
