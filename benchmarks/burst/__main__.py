@@ -285,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         f"bench-burst: {len(delays)} pod start-up times × {len(names)} autoscalers in one run, "
         f"{took / 60:.1f} min; load {scenario.baseline:.0f} → {scenario.peak:.0f} req/s, "
         f"capacity {scenario.capacity:.0f} req/s per replica, floor {scenario.floor()}; "
-        f"driver: {driver.patches} patches, {driver.errors} errors"
+        f"driver: {driver.patches} patches, {driver.errors} errors {driver.error_kinds}"
     )
     print(head)
     print(text)

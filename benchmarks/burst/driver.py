@@ -70,6 +70,7 @@ class LoadDriver:
         self.origin = origin
         self.patches = 0
         self.errors = 0
+        self.error_kinds: dict[str, int] = {}  # "HTTP 404", "ReadTimeoutError", ...
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="patch")
         self._inflight: list[Future[None]] = []
 
@@ -87,8 +88,11 @@ class LoadDriver:
         body = {"metadata": {"annotations": {USAGE_CPU: value}}}
         try:
             self.core.patch_namespaced_pod(name, namespace, body, _request_timeout=10)
-        except Exception:  # a pod deleted meanwhile; the next tick sees the truth
+        except Exception as exc:  # a pod deleted meanwhile; the next tick sees the truth
             self.errors += 1
+            status = getattr(exc, "status", None)
+            kind = f"HTTP {status}" if status else type(exc).__name__
+            self.error_kinds[kind] = self.error_kinds.get(kind, 0) + 1
 
     def tick(self) -> None:
         self._inflight = [f for f in self._inflight if not f.done()]
