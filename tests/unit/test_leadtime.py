@@ -8,6 +8,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
+import showtime.core.leadtime as leadtime
 from showtime.core.leadtime import (
     MAX_SAMPLES,
     MAXIMUM,
@@ -291,3 +292,62 @@ def test_properties_of_the_estimate(seconds: list[float], pods_to_add: int) -> N
         assert found.value >= min(found.per_pod or timedelta(0), MAXIMUM)  # never below one pod
         if found.ordered and found.per_pod is not None:
             assert found.value >= min(found.per_pod * found.pods_to_add, MAXIMUM)
+
+
+def test_a_tick_over_pods_judged_before_sorts_no_workload_again(monkeypatch: Any) -> None:
+    """Every tick sees every pod (50,000 in the scale drill R6): only what changed costs."""
+    pods = [
+        pod(f"{w}-{i}", created=NOW - timedelta(minutes=9), ready_after=5, owner=rs_owner(w))
+        for w in range(50)
+        for i in range(3)
+    ]
+    memory = StartupMemory().observe(pods, NOW)
+    sorts: list[int] = []
+    original = leadtime._samples_newest_first
+
+    def counting(samples: Any, now: datetime | None) -> Any:
+        sorts.append(1)
+        return original(samples, now)
+
+    monkeypatch.setattr(leadtime, "_samples_newest_first", counting)
+    newcomer = pod("new", created=NOW - timedelta(minutes=1), ready_after=7, owner=rs_owner(0))
+    later = memory.observe([*pods, newcomer], NOW + timedelta(minutes=1))
+    assert len(sorts) == 1  # the one workload with a new sample
+    w0 = ("live", "Deployment", "w0")
+    assert later.samples == {**memory.samples, w0: later.samples[w0]}
+    assert len(later.samples[w0]) == 4
+    assert later.judged == memory.judged | {"new"}
+
+
+def test_pods_not_ready_yet_are_not_read_every_tick(monkeypatch: Any) -> None:
+    starting = [pod(f"s{i}", created=NOW, ready_after=None) for i in range(100)]
+    reads: list[int] = []
+    original = read_startup
+
+    def counting(found: Any) -> Any:
+        reads.append(1)
+        return original(found)
+
+    monkeypatch.setattr(leadtime, "read_startup", counting)
+    memory = StartupMemory().observe(starting, NOW).observe(starting, NOW)
+    assert reads == []
+    assert memory.judged == frozenset()  # judged once Ready, as before
+    ready = pod("s0", created=NOW, ready_after=4)
+    assert estimate(memory.observe([ready], NOW + timedelta(seconds=5))).samples == 1
+
+
+def test_samples_age_out_one_by_one_without_new_pods() -> None:
+    pods = [
+        pod("a", created=NOW - timedelta(days=6, hours=20), ready_after=300),
+        pod("b", created=NOW - timedelta(days=1), ready_after=20),
+    ]
+    memory = StartupMemory().observe(pods, NOW)
+    assert estimate(memory).samples == 2
+    later = memory.observe(pods, NOW + timedelta(hours=5))  # a's Ready is now 7 days old
+    assert estimate(later).samples == 1
+    assert estimate(later).per_pod == timedelta(seconds=20)
+
+
+def rs_owner(workload: int) -> tuple[str, str]:
+    return ("ReplicaSet", f"w{workload}-5d8f7c9b4")
+

@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from showtime.core.durations import format_duration
-from showtime.core.podstartup import WorkloadKey, read_startup
+from showtime.core.podstartup import WorkloadKey, is_ready, read_startup
 from showtime.core.timestamps import parse_timestamp, rfc3339
 
 PERCENTILE = 0.9
@@ -141,26 +141,40 @@ def _seconds_text(seconds: float) -> str:
 
 @dataclass(frozen=True)
 class StartupMemory:
-    """Per workload, the newest start-up samples (newest first); see the module docstring."""
+    """Per workload, the newest start-up samples (newest first); see the module docstring.
+
+    ``samples`` are as ``observe`` and ``from_records`` leave them: per workload one per
+    pod, newest first, at most ``MAX_SAMPLES``. ``observe`` relies on that.
+    """
 
     samples: Mapping[WorkloadKey, tuple[Sample, ...]] = field(default_factory=dict)
     judged: frozenset[str] = frozenset()  # live pods (uid) already judged: never again
 
     def observe(self, pods: Iterable[Mapping[str, Any]], now: datetime) -> StartupMemory:
-        """The memory after seeing ``pods`` (all the pods of the cache) at ``now``."""
-        live: set[str] = set()
+        """The memory after seeing ``pods`` (all the pods of the cache) at ``now``.
+
+        Runs every tick over every pod, so its cost follows what changed: pods judged
+        before cost a set lookup, and a workload without a new sample keeps its samples
+        as they are unless the oldest has aged out.
+        """
+        judged = self.judged
+        pods = list(pods)
+        uids = [(pod.get("metadata") or {}).get("uid") for pod in pods]
+        live = {uid for uid in uids if isinstance(uid, str) and uid}
+        unjudged = [
+            (uid, pod)
+            for uid, pod in zip(uids, pods, strict=True)
+            if not (isinstance(uid, str) and uid and uid in judged)
+        ]
         judged_now: set[str] = set()
         fresh: dict[WorkloadKey, list[Sample]] = {}
         known_ids: dict[WorkloadKey, set[str]] = {}
-        for pod in pods:
-            uid = (pod.get("metadata") or {}).get("uid")
-            if isinstance(uid, str) and uid:
-                live.add(uid)
-                if uid in self.judged:
-                    continue  # the fast path for the thousands of pods seen before
+        for uid, pod in unjudged:
+            if not is_ready(pod):
+                continue  # not Ready yet: judged once it is (checked before the costly read)
             reading = read_startup(pod)
             if reading is None or reading.ready_at is None:
-                continue  # no workload's, or not Ready yet: judged once it is
+                continue  # no workload's
             judged_now.add(uid if isinstance(uid, str) and uid else reading.pod_id)
             ids = known_ids.get(reading.workload)
             if ids is None:
@@ -178,14 +192,18 @@ class StartupMemory:
             sample = Sample(reading.ready_at, reading.pod_id, round(seconds, 1))
             fresh.setdefault(reading.workload, []).append(sample)
             ids.add(reading.pod_id)
-        samples: dict[WorkloadKey, tuple[Sample, ...]] = {}
-        for workload in set(self.samples) | set(fresh):
-            kept = _samples_newest_first(
-                [*self.samples.get(workload, ()), *fresh.get(workload, ())], now
-            )
-            if kept:
-                samples[workload] = kept
-        return StartupMemory(samples, frozenset((self.judged & live) | judged_now))
+        samples = dict(self.samples)
+        oldest_kept = now - MAX_AGE
+        for workload, kept in self.samples.items():
+            # newest first, so the last is the oldest: all still count, or filter again
+            if workload not in fresh and kept and kept[-1].ready_at < oldest_kept:
+                samples[workload] = _samples_newest_first(kept, now)
+        for workload, new in fresh.items():
+            samples[workload] = _samples_newest_first([*self.samples.get(workload, ()), *new], now)
+        samples = {workload: kept for workload, kept in samples.items() if kept}
+        if not judged_now and judged <= live:
+            return StartupMemory(samples, judged)  # no pod judged or gone: the same set
+        return StartupMemory(samples, frozenset((judged & live) | judged_now))
 
     def estimate(
         self,

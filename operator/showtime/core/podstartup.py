@@ -55,6 +55,14 @@ def pod_workload(pod: Mapping[str, Any]) -> WorkloadKey | None:
     return None
 
 
+def is_ready(pod: Mapping[str, Any]) -> bool:
+    """Whether the pod has the condition Ready=True: cheap, so read before ``read_startup``."""
+    for condition in (pod.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == "Ready" and condition.get("status") == "True":
+            return True
+    return False
+
+
 def read_startup(pod: Mapping[str, Any]) -> PodStartup | None:
     """What lead-time learning needs from one pod; None for a pod of no workload."""
     workload = pod_workload(pod)
