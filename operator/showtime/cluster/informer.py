@@ -5,7 +5,8 @@ watches it from that resourceVersion in a background thread, replacing whole obj
 every change. A tick reads the cache instead of listing again, so its cost follows what
 changed, not how much exists. A watch that ends is resumed; one that is too old (410 Gone)
 is replaced by a fresh list, read in pages so that a large collection never sits in memory
-twice. ``managedFields`` are dropped to keep memory small, or an optional ``transform``
+twice. ``managedFields`` and kubectl's last-applied-configuration annotation (a second copy
+of the object) are dropped to keep memory small, or an optional ``transform``
 (e.g. ``podstartup.slim_pod``) cuts each object down to what its readers need before it is
 stored. What the operator itself wrote is put into the cache at once (``upsert``), so the
 next tick never acts on a view older than its own writes.
@@ -22,7 +23,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -45,8 +45,15 @@ def _key(obj: dict[str, Any]) -> ObjectKey:
     return (str(meta.get("namespace", "")), str(meta.get("name", "")))
 
 
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"  # a copy of the object
+
+
 def _slim(obj: dict[str, Any]) -> dict[str, Any]:
-    obj.get("metadata", {}).pop("managedFields", None)
+    meta = obj.get("metadata", {})
+    meta.pop("managedFields", None)
+    annotations = meta.get("annotations")
+    if isinstance(annotations, dict):
+        annotations.pop(LAST_APPLIED, None)
     return obj
 
 
@@ -66,7 +73,8 @@ class Informer:
         self._args = args
         self._transform: Transform = transform or _slim
         self._items: dict[ObjectKey, dict[str, Any]] = {}
-        self._seen: dict[ObjectKey, deque[str]] = {}  # versions the watch delivered
+        # versions the watch delivered last, per object: a tuple (a deque costs ~600 bytes)
+        self._seen: dict[ObjectKey, tuple[str, ...]] = {}
         self._pending: dict[ObjectKey, str] = {}  # our writes the watch has not delivered yet
         self._lock = threading.Lock()
         self.synced = threading.Event()
@@ -101,7 +109,7 @@ class Informer:
             self._seen.pop(key, None)
             self._pending.pop(key, None)
             return
-        self._seen.setdefault(key, deque(maxlen=SEEN_VERSIONS)).append(version)
+        self._seen[key] = (*self._seen.get(key, ())[1 - SEEN_VERSIONS :], version)
         pending = self._pending.get(key)
         if pending is not None and pending != version:
             return  # older than the write already in the cache
@@ -134,7 +142,7 @@ class Informer:
 
     def _relist(self) -> str:
         fresh: dict[ObjectKey, dict[str, Any]] = {}
-        seen: dict[ObjectKey, deque[str]] = {}
+        seen: dict[ObjectKey, tuple[str, ...]] = {}
         token: str | None = None
         version = ""
         for _ in range(MAX_PAGES):
@@ -145,7 +153,7 @@ class Informer:
             body = json.loads(response.data)
             for item in body.get("items") or []:
                 fresh[_key(item)] = self._transform(item)
-                seen[_key(item)] = deque([_version(item)], maxlen=SEEN_VERSIONS)
+                seen[_key(item)] = (_version(item),)
             body.pop("items", None)  # the page's raw objects can go before the next arrives
             del response
             meta = body.get("metadata") or {}
