@@ -351,3 +351,12 @@ def test_samples_age_out_one_by_one_without_new_pods() -> None:
 def rs_owner(workload: int) -> tuple[str, str]:
     return ("ReplicaSet", f"w{workload}-5d8f7c9b4")
 
+
+def test_slim_pod_keeps_restarts_as_their_sum_and_nothing_for_none() -> None:
+    never = pod("n", created=NOW - timedelta(minutes=3), ready_after=17)
+    restarted = pod("r", created=NOW - timedelta(minutes=3), ready_after=17, restarts=2)
+    restarted["status"]["containerStatuses"].append({"name": "side", "restartCount": 1})
+    assert "containerStatuses" not in slim_pod(never)["status"]
+    assert slim_pod(restarted)["status"]["containerStatuses"] == [{"restartCount": 3}]
+    for full in (never, restarted):
+        assert read_startup(slim_pod(full)) == read_startup(full)

@@ -76,11 +76,16 @@ def read_startup(pod: Mapping[str, Any]) -> PodStartup | None:
     for condition in status.get("conditions") or []:
         if condition.get("type") == "Ready" and condition.get("status") == "True":
             ready_at = parse_timestamp(condition.get("lastTransitionTime"))
+    return PodStartup(short_pod_id(identity), workload, created, ready_at, read_restarts(status))
+
+
+def read_restarts(status: Mapping[str, Any]) -> int:
+    """How often the pod's containers restarted, summed."""
     restarts = 0
     for container in status.get("containerStatuses") or []:
         count = container.get("restartCount")
         restarts += count if isinstance(count, int) and count > 0 else 0
-    return PodStartup(short_pod_id(identity), workload, created, ready_at, restarts)
+    return restarts
 
 
 def _interned(value: Any) -> Any:
@@ -93,7 +98,8 @@ def slim_pod(pod: Mapping[str, Any]) -> dict[str, Any]:
 
     Kept: metadata name, namespace, uid, resourceVersion, creationTimestamp,
     deletionTimestamp, ownerReferences (kind, name); status.conditions of type Ready
-    (status, lastTransitionTime); status.containerStatuses (restartCount).
+    (status, lastTransitionTime); status.containerStatuses as one entry with the sum of the
+    restartCounts, only if there were restarts (50,000 pods in the scale drill R6).
     """
     meta = pod.get("metadata") or {}
     slim_meta: dict[str, Any] = {
@@ -124,9 +130,7 @@ def slim_pod(pod: Mapping[str, Any]) -> dict[str, Any]:
     ]
     if ready:
         slim_status["conditions"] = ready
-    containers = [
-        {"restartCount": c.get("restartCount", 0)} for c in status.get("containerStatuses") or []
-    ]
-    if containers:
-        slim_status["containerStatuses"] = containers
+    restarts = read_restarts(status)
+    if restarts:  # the sum is all that is read: no list at all for the many that never restarted
+        slim_status["containerStatuses"] = [{"restartCount": restarts}]
     return {"metadata": slim_meta, "status": slim_status}
