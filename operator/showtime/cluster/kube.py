@@ -30,7 +30,7 @@ from kubernetes.client import ApiException
 
 from showtime import telemetry
 from showtime.cluster.capacity import CapacityObjects
-from showtime.cluster.informer import Informer, wait_synced
+from showtime.cluster.informer import Informer, Transform, wait_synced
 from showtime.cluster.requests import (
     MERGE_PATCH,
     AlreadyExists,
@@ -43,6 +43,7 @@ from showtime.cluster.requests import (
     workload_patch,
 )
 from showtime.core.podstartup import slim_pod
+from showtime.core.workloadcache import slim_workload
 
 GROUP = "showtime.dev"
 VERSION = "v1alpha1"
@@ -172,13 +173,18 @@ class KubeGateway:
                 "trafficevents", custom.list_cluster_custom_object, GROUP, VERSION, PLURAL
             )
         self._events = events
+        # Workloads are many too: cache what decisions and placeholders read (workloadcache).
         self._deployments = self._informer(
-            "deployments", apps.list_namespaced_deployment, apps.list_deployment_for_all_namespaces
+            "deployments",
+            apps.list_namespaced_deployment,
+            apps.list_deployment_for_all_namespaces,
+            transform=slim_workload,
         )
         self._statefulsets = self._informer(
             "statefulsets",
             apps.list_namespaced_stateful_set,
             apps.list_stateful_set_for_all_namespaces,
+            transform=slim_workload,
         )
         self._hpas = self._informer(
             "horizontalpodautoscalers",
@@ -197,10 +203,12 @@ class KubeGateway:
         self._capacity.deployments = self._deployments
         self._started = False
 
-    def _informer(self, name: str, namespaced: Any, everywhere: Any) -> Informer:
+    def _informer(
+        self, name: str, namespaced: Any, everywhere: Any, transform: Transform | None = None
+    ) -> Informer:
         if self._namespace:
-            return Informer(name, namespaced, self._namespace)
-        return Informer(name, everywhere)
+            return Informer(name, namespaced, self._namespace, transform=transform)
+        return Informer(name, everywhere, transform=transform)
 
     def _by_kind(self, kind: str) -> Informer:
         return self._deployments if kind == "Deployment" else self._statefulsets
