@@ -116,6 +116,13 @@ drills: venv ## reliability drills R1-R5, R7 on a throw-away kwok cluster (~45 m
 	  eval "$$(hack/drill-cluster.sh env)" && \
 	  $(BIN)/python -m benchmarks.drills --drills "$(DRILLS)" --out $${SHOWTIME_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/showtime}/drills/table.md $(DRILLS_ARGS)
 
+.PHONY: drill-scale
+drill-scale: venv ## scale drill R6 on its own kwok cluster: 2,000 events, 5,000 Deployments, 50,000 pods (~1 h the first time: 50,000 pods; SCALE_KEEP=1 keeps the cluster for reruns)
+	@trap '[[ "$${SCALE_KEEP:-0}" == 1 ]] || hack/scale-cluster.sh down' EXIT INT TERM; \
+	  hack/scale-cluster.sh up >/dev/null && \
+	  eval "$$(hack/scale-cluster.sh env)" && \
+	  $(BIN)/python -m benchmarks.scale_drill --out $${SHOWTIME_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/showtime}/scale/r6.md $(SCALE_ARGS)
+
 .PHONY: karpenter-up
 karpenter-up: venv ## a third kwok cluster with Karpenter's KWOK provider (hack/karpenter-cluster.sh; builds Karpenter once); prints its kubeconfig
 	@hack/karpenter-cluster.sh up

@@ -1,0 +1,134 @@
+"""From the sampler's ticks and memory readings to the drill's figures and Markdown table.
+
+Pure: ticks are split by when they ended into the phases of the run (the first take-hold,
+steady, the burst's take-hold, steady again), and each figure is computed from its phase.
+Targets (R6): steady tick p99 under 1 s and RSS under 300 MiB.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from benchmarks.scale_drill.operator import Samples, Tick
+
+P99_TARGET_SECONDS = 1.0
+RSS_TARGET_MIB = 300.0
+
+
+@dataclass(frozen=True)
+class Phases:
+    """Monotonic moments that split the run."""
+
+    started: float  # the operator was started
+    steady_from: float  # the first take-hold is over
+    burst_at: float  # the burst group's pre-warm begins
+    burst_until: float  # its take-hold is over
+    ended: float
+
+
+@dataclass(frozen=True)
+class Expected:
+    """Changes the run needed: per group, events and targets that take hold."""
+
+    live_events: int
+    live_targets: int
+    burst_events: int
+    burst_targets: int
+    staggered_events: int
+    staggered_targets: int
+
+
+def quantile(values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank quantile; NaN for no values."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(fraction * len(ordered))) - 1]
+
+
+def writes_of(ticks: Sequence[Tick], kind: str) -> float:
+    return sum(v for tick in ticks for k, v in tick.writes.items() if k.startswith(f"{kind}/"))
+
+
+def steady_ticks(samples: Samples, phases: Phases) -> list[Tick]:
+    return [
+        t
+        for t in samples.ticks
+        if phases.steady_from <= t.ended < phases.burst_at or t.ended >= phases.burst_until
+    ]
+
+
+def ratio(numerator: float, denominator: float) -> str:
+    return f"{numerator / denominator:.2f}" if denominator else "-"
+
+
+def table(samples: Samples, phases: Phases, expected: Expected, notes: dict[str, str]) -> str:
+    first = [t for t in samples.ticks if t.ended < phases.steady_from]
+    steady = steady_ticks(samples, phases)
+    burst = [t for t in samples.ticks if phases.burst_at <= t.ended < phases.burst_until]
+    exact = [t.seconds for t in steady if t.exact]
+    p50, p99 = quantile(exact, 0.5), quantile(exact, 0.99)
+    rss_all = [m for _, m in samples.rss]
+    rss_steady = [
+        m
+        for at, m in samples.rss
+        if phases.steady_from <= at < phases.burst_at or at >= phases.burst_until
+    ]
+    peak, steady_rss = max(rss_all, default=math.nan), statistics.median(rss_steady or [math.nan])
+    burst_hold = max(burst, key=lambda t: writes_of([t], "Deployment"), default=None)
+    first_hold = max(first, key=lambda t: writes_of([t], "Deployment"), default=None)
+    staggered_writes = writes_of(steady, "Deployment")
+    queries = [t.queries for t in steady if t.exact and t.queries]
+    rows = [
+        ("steady tick p50 / p99", f"{p50:.2f} s / {p99:.2f} s", f"{len(exact)} ticks"),
+        (
+            "p99 target < 1 s",
+            "met" if p99 < P99_TARGET_SECONDS else "MISSED",
+            "README before: median 0.16–0.4 s at 1,000 events",
+        ),
+        (
+            "take-hold tick (burst)",
+            f"{burst_hold.seconds:.1f} s" if burst_hold else "-",
+            f"{expected.burst_events} events, {expected.burst_targets} targets; "
+            f"{writes_of(burst, 'Deployment'):.0f} Deployment and "
+            f"{writes_of(burst, 'TrafficEvent'):.0f} status writes, "
+            f"{writes_of(burst, 'Event'):.0f} Events over {len(burst)} ticks",
+        ),
+        (
+            "take-hold tick (at start)",
+            f"{first_hold.seconds:.1f} s" if first_hold else "-",
+            f"{expected.live_events} live events, {expected.live_targets} targets; "
+            f"{writes_of(first, 'Deployment'):.0f} Deployment writes over {len(first)} ticks",
+        ),
+        ("RSS peak / steady", f"{peak:.0f} / {steady_rss:.0f} MiB", "VmRSS every 0.5 s"),
+        (
+            "RSS target < 300 MiB",
+            "met" if peak < RSS_TARGET_MIB else "MISSED",
+            "README before: about 150 MiB peak at 1,000 events",
+        ),
+        (
+            "writes per change (burst)",
+            f"{ratio(writes_of(burst, 'Deployment'), expected.burst_targets)} per target, "
+            f"{ratio(writes_of(burst, 'TrafficEvent'), expected.burst_events)} status per event",
+            "1.00 is one merge patch per target and per event",
+        ),
+        (
+            "writes per change (steady)",
+            f"{ratio(staggered_writes, expected.staggered_targets)} per target",
+            f"{staggered_writes:.0f} Deployment, {writes_of(steady, 'TrafficEvent'):.0f} status "
+            f"writes in {len(steady)} ticks; {expected.staggered_events} staggered events "
+            f"({expected.staggered_targets} targets) took hold",
+        ),
+        (
+            "metric queries per tick",
+            f"{statistics.median(queries):.0f}" if queries else "-",
+            "one per distinct query of a held event",
+        ),
+    ]
+    rows += [(k, v, "") for k, v in notes.items()]
+    lines = ["| figure | value | notes |", "|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return "\n".join(lines)
