@@ -77,6 +77,9 @@ def test_node_prewarm_has_the_floor_ready_at_start_and_without_it_the_floor_is_l
     assert with_.share_at_start == 1, table(outcome.results)
     assert with_.floor_ready_s is not None
     assert with_.floor_ready_s <= 0
+    # ... and no more nodes than the pods need: the buffer lets go once the real pods
+    # come, so Karpenter is not asked a second time for the same room.
+    assert with_.nodes <= without.nodes + 1, table(outcome.results)
 
     # Afterwards: the buffer gone, the targets handed back, every node of both pools
     # removed by Karpenter's consolidation.
