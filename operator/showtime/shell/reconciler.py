@@ -27,6 +27,7 @@ from showtime.core.observed import Decisions, EventKey, Observed
 from showtime.core.samples import FailureReason, MetricFailure, MetricResult
 from showtime.shell import gauges
 from showtime.shell.apply import Applier, ApplyReport
+from showtime.shell.collector import Collector
 from showtime.shell.events import EventRecorder
 from showtime.shell.gather import Gatherer
 from showtime.shell.history import HistoryKeeper
@@ -77,6 +78,7 @@ class Reconciler:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._gauged: dict[EventKey, Any] = {}  # what the gauges show, to skip no-op updates
         self._history = history  # status.history of recurring events, read beside the tick
+        self._collector = Collector()
 
     # -- driving ---------------------------------------------------------------------------
 
@@ -97,20 +99,24 @@ class Reconciler:
     async def run_forever(self, interval: timedelta) -> None:
         self._loop = asyncio.get_running_loop()
         self._poke = asyncio.Event()
-        while True:
-            try:
-                report = await self.tick()
-                log.debug("tick", **report.__dict__)
-                if report.conflicts:
-                    self._poke.set()  # decide again at once from what the cluster now says
-            except Exception:  # the loop must survive anything one tick runs into
-                log.exception("tick failed")
-            try:
-                await asyncio.wait_for(self._poke.wait(), timeout=interval.total_seconds())
-                await asyncio.sleep(0.2)  # gather a burst of changes into one tick
-            except TimeoutError:
-                pass
-            self._poke.clear()
+        try:
+            while True:
+                try:
+                    report = await self.tick()
+                    log.debug("tick", **report.__dict__)
+                    if report.conflicts:
+                        self._poke.set()  # decide again at once from what the cluster now says
+                except Exception:  # the loop must survive anything one tick runs into
+                    log.exception("tick failed")
+                self._collector.after_tick()  # between ticks: a tick never walks the caches
+                try:
+                    await asyncio.wait_for(self._poke.wait(), timeout=interval.total_seconds())
+                    await asyncio.sleep(0.2)  # gather a burst of changes into one tick
+                except TimeoutError:
+                    pass
+                self._poke.clear()
+        finally:
+            self._collector.stop()  # objects frozen between ticks go back to the collector
 
     async def release(self, namespace: str, name: str) -> TickReport:
         """Tick as if the event were gone: hand-back of its targets starts now."""
