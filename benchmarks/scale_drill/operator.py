@@ -183,9 +183,11 @@ class Sampler:
                 self.samples.rss.append((time.monotonic(), memory))
             reading = self._operator.read()
             if reading is not None:
+                # ``previous`` is the reading at the last tick's end: what a long tick writes
+                # is counted from there, not only what it wrote since the last sample
                 if previous is not None and reading.ticks > previous.ticks:
                     self.samples.ticks.append(between(previous, reading))
-                if previous is None or reading.ticks >= previous.ticks:
+                if previous is None or reading.ticks != previous.ticks:
                     previous = reading
             self._stop.wait(SAMPLE_SECONDS)
 
