@@ -79,9 +79,7 @@ def test_metrics_server_serves_the_registry_on_loopback() -> None:
     telemetry.start_metrics_server(port)
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
         text = response.read().decode()
-    assert (
-        'showtime_api_writes_total{identity="replica-a",kind="Deployment",verb="patch"}' in text
-    )
+    assert 'showtime_api_writes_total{identity="replica-a",kind="Deployment",verb="patch"}' in text
     assert "showtime_tick_duration_seconds_bucket" in text
 
 
