@@ -35,8 +35,8 @@ from showtime.shell.leadership import ElectionTiming, FencedGateway, LeaderElect
 from showtime.shell.reconciler import Reconciler
 from showtime.shell.settings import Settings, SettingsError, load_settings
 from showtime.shell.startup import port_problem, versions
+from showtime.sources.batching import BatchingSource
 from showtime.sources.history import HistorySource
-from showtime.sources.metricsource import PrometheusSource
 
 if TYPE_CHECKING:  # kopf types the identity with a NewType it does not export
     from kopf._core.engines.peering import Identity
@@ -101,7 +101,7 @@ def run_operator() -> int:
         gateway = FencedGateway(gateway, elector)
     reconciler = Reconciler(
         gateway,
-        PrometheusSource(
+        BatchingSource(  # up to 50 distinct queries per request
             settings.prometheus_url, timeout=settings.prometheus_timeout.total_seconds()
         ),
         default_lead_time=settings.default_lead_time,
