@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from typing import Any
 
 from .harness import Context, Row, Run, audit_writes, by_showtime, sleep_until
@@ -61,7 +62,12 @@ def run(ctx: Context) -> Row:
         released = churned.wait_released() and base.wait_released()
         writes, base_writes = churned.writes(), base.writes()
         conflicts = [
-            len(audit_writes(ctx.audit_log, d.namespace, d.audit_from, refused=True))
+            by_showtime(
+                Counter(
+                    a
+                    for _, a in audit_writes(ctx.audit_log, d.namespace, d.audit_from, refused=True)
+                )
+            )
             for d in (churned, base)
         ]
         base_row = base.figures(Row("baseline", ""))
@@ -69,7 +75,7 @@ def run(ctx: Context) -> Row:
     ours, theirs = by_showtime(writes), by_showtime(base_writes)
     row.measured = (
         f"{done:,} edits ({rate:,.0f}/min, {failed} failed); Showtime's writes {ours} with churn, "
-        f"{theirs} without (refused for a conflict: {conflicts[0]} and {conflicts[1]}); "
+        f"{theirs} without (and refused for a conflict: {conflicts[0]} and {conflicts[1]}); "
         f"baseline: floor short {base_row.floor_violation_s:g} s, "
         f"lost {base_row.lost_handbacks}"
     )
