@@ -19,6 +19,9 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "${HERE}/.." && pwd)"
 # shellcheck source=hack/versions.sh
 source "${HERE}/versions.sh"
+# shellcheck source=hack/lib/common.sh
+source "${HERE}/lib/common.sh"
+LOG_PREFIX="bench-cluster"
 
 CLUSTER_NAME="showtime-bench"
 export KWOK_WORKDIR="${KWOK_WORKDIR:-${HOME}/.kwok}"
@@ -33,33 +36,6 @@ KEDA_DIR="${STATE}/keda"
 KEDA_OP_METRICS=31580 KEDA_OP_PROBE=31581 KEDA_GRPC=31582 KEDA_ADAPTER=31583 KEDA_ADAPTER_METRICS=31584
 BENCH_KEDA="${BENCH_KEDA:-1}"
 PY="${REPO}/.venv/bin/python"
-
-log() { echo "bench-cluster: $*" >&2; }
-die() { echo "bench-cluster: ERROR: $*" >&2; exit 1; }
-kc() { "${BIN_DIR}/kubectl" --kubeconfig "${KUBECONFIG_PATH}" --request-timeout=20s "$@"; }
-alive() { [[ "${1:-}" =~ ^[0-9]+$ ]] && kill -0 "$1" 2>/dev/null; }
-
-# Stops the process whose pid is in file $1 (only if its command line contains $2).
-stop_pidfile() {
-  local pid
-  pid="$(cat "$1" 2>/dev/null || true)"
-  if alive "${pid}" && tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null | grep -qF -- "$2"; then
-    kill "${pid}" 2>/dev/null || true
-    local deadline=$((SECONDS + 15))
-    while alive "${pid}" && ((SECONDS < deadline)); do sleep 0.2; done
-    alive "${pid}" && kill -9 "${pid}" 2>/dev/null || true
-  fi
-  rm -f "$1"
-}
-
-wait_until() { # wait_until <seconds> <what> <command...>
-  local deadline=$((SECONDS + $1)) what="$2"
-  shift 2
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || die "${what} not within the deadline"
-    sleep 1
-  done
-}
 
 cmd_up() {
   mkdir -p "${STATE}"
@@ -82,20 +58,9 @@ cmd_up() {
   # hack/cluster/kwok.yaml; that option added.
   sed "s#^options:#options:\n  metricsServerManifests: [\"${ms_dir}/manifests/base\"]#" \
     "${HERE}/cluster/kwok.yaml" >"${STATE}/kwok.yaml"
-  PATH="${BIN_DIR}:${PATH}" \
-    KWOK_KUBE_VERSION="${KUBE_VERSION}" KWOK_ETCD_VERSION="${ETCD_VERSION}" \
-    KWOK_KUBECTL_BINARY="${BIN_DIR}/kubectl" \
-    "${BIN_DIR}/kwokctl" --name "${CLUSTER_NAME}" --config "${STATE}/kwok.yaml" create cluster \
-    --runtime binary --kubeconfig= \
-    --kube-apiserver-port "${APISERVER_PORT}" \
-    --kube-apiserver-binary "${BIN_DIR}/kube-apiserver" \
-    --kube-controller-manager-binary "${BIN_DIR}/kube-controller-manager" \
-    --kube-scheduler-binary "${BIN_DIR}/kube-scheduler" \
-    --etcd-binary "${BIN_DIR}/etcd" \
-    --kwok-controller-binary "${BIN_DIR}/kwok" \
-    --enable metrics-server \
-    --metrics-server-binary "${EXTRAS_BIN_DIR}/metrics-server" \
-    --timeout 120s >&2 || die "kwokctl create cluster failed; logs in ${KWOK_DIR}/logs"
+  kwok_create_cluster "${STATE}/kwok.yaml" 120s \
+    --enable metrics-server --metrics-server-binary "${EXTRAS_BIN_DIR}/metrics-server" ||
+    die "kwokctl create cluster failed; logs in ${KWOK_DIR}/logs"
   wait_until 90 "kube-apiserver ready" kc get --raw=/readyz
   # One node, no addresses: KWOK fills in its own IP and port, where metrics-server scrapes
   # /metrics/resource (hack/cluster/nodes.yaml pins fake IPs, which would not answer).

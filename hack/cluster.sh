@@ -19,6 +19,10 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=hack/versions.sh
 source "${HERE}/versions.sh"
+# shellcheck source=hack/lib/common.sh
+source "${HERE}/lib/common.sh"
+LOG_PREFIX="cluster"
+KC_TIMEOUT=10s
 
 CLUSTER_NAME="showtime"
 export KWOK_WORKDIR="${KWOK_WORKDIR:-${HOME}/.kwok}"
@@ -36,23 +40,6 @@ PROM_PID_FILE="${PROM_DIR}/prometheus.pid"
 PROM_PORT_FILE="${PROM_DIR}/port"
 PROM_PORT="${SHOWTIME_PROMETHEUS_PORT:-9090}"
 PROM_URL="http://127.0.0.1:${PROM_PORT}"
-
-log() { echo "cluster: $*" >&2; }
-die() {
-  echo "cluster: ERROR: $*" >&2
-  exit 1
-}
-
-kc() { "${BIN_DIR}/kubectl" --kubeconfig "${KUBECONFIG_PATH}" --request-timeout=10s "$@"; }
-# A process runs when it exists and is not a zombie (a killed daemon stays a
-# zombie where PID 1 does not reap, e.g. in containers).
-alive() {
-  [[ "${1:-}" =~ ^[0-9]+$ ]] && kill -0 "$1" 2>/dev/null || return 1
-  local stat
-  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
-  stat="${stat##*) }"
-  [[ "${stat:0:1}" != Z ]]
-}
 
 # Prints who listens on TCP port $1 (any address); fails when nobody does.
 port_listeners() {
@@ -112,21 +99,7 @@ Stop that process (kill <pid>), or choose another port: SHOWTIME_APISERVER_PORT=
   fi
   log "creating cluster ${CLUSTER_NAME} (kwokctl --runtime binary, kube-apiserver on 127.0.0.1:${APISERVER_PORT})"
   local rc=0
-  # kwokctl runs the first kubectl on PATH: make it ours.
-  PATH="${BIN_DIR}:${PATH}" \
-    KWOK_KUBE_VERSION="${KUBE_VERSION}" \
-    KWOK_ETCD_VERSION="${ETCD_VERSION}" \
-    KWOK_KUBECTL_BINARY="${BIN_DIR}/kubectl" \
-    "${BIN_DIR}/kwokctl" --name "${CLUSTER_NAME}" --config "${KWOK_CONFIG}" create cluster \
-    --runtime binary \
-    --kubeconfig= \
-    --kube-apiserver-port "${APISERVER_PORT}" \
-    --kube-apiserver-binary "${BIN_DIR}/kube-apiserver" \
-    --kube-controller-manager-binary "${BIN_DIR}/kube-controller-manager" \
-    --kube-scheduler-binary "${BIN_DIR}/kube-scheduler" \
-    --etcd-binary "${BIN_DIR}/etcd" \
-    --kwok-controller-binary "${BIN_DIR}/kwok" \
-    --timeout 100s >&2 9>&- || rc=$?
+  kwok_create_cluster "${KWOK_CONFIG}" 100s || rc=$?
   if ((rc != 0)); then
     show_component_logs
     die "'kwokctl create cluster' failed (exit ${rc}); see above. Retry 'make cluster' (it cleans up first); 'make cluster-down' removes everything."

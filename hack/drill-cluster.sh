@@ -25,6 +25,10 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=hack/versions.sh
 source "${HERE}/versions.sh"
+# shellcheck source=hack/lib/common.sh
+source "${HERE}/lib/common.sh"
+LOG_PREFIX="drill-cluster"
+STOP_GRACE_SECONDS=20
 
 CLUSTER_NAME="showtime-drills"
 export KWOK_WORKDIR="${KWOK_WORKDIR:-${HOME}/.kwok}"
@@ -35,42 +39,6 @@ APISERVER_PORT="${DRILL_APISERVER_PORT:-31643}"
 PROM_PORT="${DRILL_PROMETHEUS_PORT:-9290}"
 PROM_DIR="${STATE}/prometheus"
 AUDIT_LOG="${KWOK_DIR}/logs/audit.log"
-
-log() { echo "drill-cluster: $*" >&2; }
-die() {
-  echo "drill-cluster: ERROR: $*" >&2
-  exit 1
-}
-kc() { "${BIN_DIR}/kubectl" --kubeconfig "${KUBECONFIG_PATH}" --request-timeout=20s "$@"; }
-alive() {
-  [[ "${1:-}" =~ ^[0-9]+$ ]] && kill -0 "$1" 2>/dev/null || return 1
-  local stat
-  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
-  stat="${stat##*) }"
-  [[ "${stat:0:1}" != Z ]]
-}
-
-wait_until() { # wait_until <seconds> <what> <command...>
-  local deadline=$((SECONDS + $1)) what="$2"
-  shift 2
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || die "${what} not within the deadline"
-    sleep 1
-  done
-}
-
-# Stops the process whose pid is in file $1 (only if its command line contains $2).
-stop_pidfile() {
-  local pid
-  pid="$(cat "$1" 2>/dev/null || true)"
-  if alive "${pid}" && tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null | grep -qF -- "$2"; then
-    kill "${pid}" 2>/dev/null || true
-    local deadline=$((SECONDS + 20))
-    while alive "${pid}" && ((SECONDS < deadline)); do sleep 0.2; done
-    alive "${pid}" && kill -9 "${pid}" 2>/dev/null || true
-  fi
-  rm -f "$1"
-}
 
 cmd_up() {
   mkdir -p "${STATE}"
@@ -91,19 +59,8 @@ rules:
 EOF
   log "creating cluster ${CLUSTER_NAME} (apiserver 127.0.0.1:${APISERVER_PORT}, audit log ${AUDIT_LOG})"
   local start=${SECONDS}
-  PATH="${BIN_DIR}:${PATH}" \
-    KWOK_KUBE_VERSION="${KUBE_VERSION}" KWOK_ETCD_VERSION="${ETCD_VERSION}" \
-    KWOK_KUBECTL_BINARY="${BIN_DIR}/kubectl" \
-    "${BIN_DIR}/kwokctl" --name "${CLUSTER_NAME}" --config "${HERE}/cluster/kwok.yaml" create cluster \
-    --runtime binary --kubeconfig= \
-    --kube-apiserver-port "${APISERVER_PORT}" \
-    --kube-apiserver-binary "${BIN_DIR}/kube-apiserver" \
-    --kube-controller-manager-binary "${BIN_DIR}/kube-controller-manager" \
-    --kube-scheduler-binary "${BIN_DIR}/kube-scheduler" \
-    --etcd-binary "${BIN_DIR}/etcd" \
-    --kwok-controller-binary "${BIN_DIR}/kwok" \
-    --kube-audit-policy "${STATE}/audit-policy.yaml" \
-    --timeout 120s >&2 || die "kwokctl create cluster failed; logs in ${KWOK_DIR}/logs"
+  kwok_create_cluster "${HERE}/cluster/kwok.yaml" 120s --kube-audit-policy "${STATE}/audit-policy.yaml" ||
+    die "kwokctl create cluster failed; logs in ${KWOK_DIR}/logs"
   wait_until 90 "kube-apiserver ready" kc get --raw=/readyz
   kc apply -f - >/dev/null <<'EOF'
 apiVersion: v1

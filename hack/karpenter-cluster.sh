@@ -32,6 +32,9 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "${HERE}/.." && pwd)"
 # shellcheck source=hack/versions.sh
 source "${HERE}/versions.sh"
+# shellcheck source=hack/lib/common.sh
+source "${HERE}/lib/common.sh"
+LOG_PREFIX="karpenter-cluster"
 
 CLUSTER_NAME="showtime-karpenter"
 export KWOK_WORKDIR="${KWOK_WORKDIR:-${HOME}/.kwok}"
@@ -45,38 +48,12 @@ NODE_READY_DELAY="${NODE_READY_DELAY%s}"
 PY="${REPO}/.venv/bin/python"
 [[ -x "${PY}" ]] || PY=python3
 
-log() { echo "karpenter-cluster: $*" >&2; }
-die() { echo "karpenter-cluster: ERROR: $*" >&2; exit 1; }
-kc() { "${BIN_DIR}/kubectl" --kubeconfig "${KUBECONFIG_PATH}" --request-timeout=20s "$@"; }
-alive() { [[ "${1:-}" =~ ^[0-9]+$ ]] && kill -0 "$1" 2>/dev/null; }
 [[ "${NODE_READY_DELAY}" =~ ^[0-9]+$ ]] || die "KWOK_NODE_READY_DELAY must be whole seconds (e.g. 60 or 60s)"
-
-# Stops the process whose pid is in file $1 (only if its command line contains $2).
-stop_pidfile() {
-  local pid
-  pid="$(cat "$1" 2>/dev/null || true)"
-  if alive "${pid}" && tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null | grep -qF -- "$2"; then
-    kill "${pid}" 2>/dev/null || true
-    local deadline=$((SECONDS + 15))
-    while alive "${pid}" && ((SECONDS < deadline)); do sleep 0.2; done
-    alive "${pid}" && kill -9 "${pid}" 2>/dev/null || true
-  fi
-  rm -f "$1"
-}
-
-wait_until() { # wait_until <seconds> <what> <command...>
-  local deadline=$((SECONDS + $1)) what="$2"
-  shift 2
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || die "${what} not within the deadline"
-    sleep 1
-  done
-}
 
 # Identifies what a running cluster was made from; `up` keeps a cluster with the same one.
 fingerprint() {
   {
-    cat "${HERE}/cluster/kwok.yaml" "${HERE}/karpenter/"* "${BASH_SOURCE[0]}"
+    cat "${HERE}/cluster/kwok.yaml" "${HERE}/karpenter/"* "${BASH_SOURCE[0]}" "${HERE}/lib/common.sh"
     echo "${BIN_DIR} ${KARPENTER_BIN_DIR} ${APISERVER_PORT} ${NODE_READY_DELAY}"
   } | sha256sum | cut -d' ' -f1
 }
@@ -106,18 +83,8 @@ cmd_up() {
   local start=${SECONDS}
   "${PY}" "${HERE}/karpenter/kwok-config.py" "${HERE}/cluster/kwok.yaml" >"${STATE}/kwok.yaml" ||
     die "could not generate the kwok configuration"
-  PATH="${BIN_DIR}:${PATH}" \
-    KWOK_KUBE_VERSION="${KUBE_VERSION}" KWOK_ETCD_VERSION="${ETCD_VERSION}" \
-    KWOK_KUBECTL_BINARY="${BIN_DIR}/kubectl" \
-    "${BIN_DIR}/kwokctl" --name "${CLUSTER_NAME}" --config "${STATE}/kwok.yaml" create cluster \
-    --runtime binary --kubeconfig= \
-    --kube-apiserver-port "${APISERVER_PORT}" \
-    --kube-apiserver-binary "${BIN_DIR}/kube-apiserver" \
-    --kube-controller-manager-binary "${BIN_DIR}/kube-controller-manager" \
-    --kube-scheduler-binary "${BIN_DIR}/kube-scheduler" \
-    --etcd-binary "${BIN_DIR}/etcd" \
-    --kwok-controller-binary "${BIN_DIR}/kwok" \
-    --timeout 120s >&2 9>&- || die "kwokctl create cluster failed; logs in ${KWOK_DIR}/logs"
+  kwok_create_cluster "${STATE}/kwok.yaml" 120s ||
+    die "kwokctl create cluster failed; logs in ${KWOK_DIR}/logs"
   wait_until 90 "kube-apiserver ready" kc get --raw=/readyz
   kc apply -f "${HERE}/karpenter/static.yaml" >/dev/null || die "could not apply hack/karpenter/static.yaml"
   log "applying Karpenter ${KARPENTER_VERSION}'s CRDs and the TrafficEvent CRD"
