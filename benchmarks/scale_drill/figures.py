@@ -39,6 +39,7 @@ class Expected:
     burst_targets: int
     staggered_events: int
     staggered_targets: int
+    metric_queries: int
 
 
 def quantile(values: Sequence[float], fraction: float) -> float:
@@ -123,9 +124,10 @@ def table(samples: Samples, phases: Phases, expected: Expected, notes: dict[str,
             f"({expected.staggered_targets} targets) took hold",
         ),
         (
-            "metric queries per tick",
+            "metric requests per tick",
             f"{statistics.median(queries):.0f}" if queries else "-",
-            "one per distinct query of a held event",
+            f"{expected.metric_queries} distinct queries (Scheduled and holding events with a "
+            "metric); one request each, or 50 per request batched",
         ),
     ]
     rows += [(k, v, "") for k, v in notes.items()]
