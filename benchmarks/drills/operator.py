@@ -1,8 +1,9 @@
 """The operator under test as a process: ``showtime run`` with kill -9 and restart.
 
-What lives here: ``Operator`` (one ``python -m showtime.cli run`` watching the drill's
-namespace, ticking every ``TICK_SECONDS``, its metrics on a free port of 127.0.0.1, its
-log appended to a file), ``kill`` (SIGKILL: no clean-up, as an OOM kill or a lost node),
+What lives here: ``Operator`` (the e2e tests' ``OperatorProcess`` from ``tests.support``:
+one ``python -m showtime.cli run`` watching the drill's namespace, here ticking every
+``TICK_SECONDS``, its metrics on a free port of 127.0.0.1, its log appended to a file),
+``kill`` (SIGKILL: no clean-up, as an OOM kill or a lost node),
 ``wait_in_control`` (seconds from the start of the process to its first completed tick,
 read from ``showtime_tick_duration_seconds_count`` on its metrics endpoint) and
 ``metrics`` (the endpoint parsed).
@@ -12,18 +13,15 @@ What does not: deciding when to kill (the drills).
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.support.operator import OperatorProcess
+
 TICK_SECONDS = 10
 
 
@@ -33,56 +31,27 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class Operator:
+class Operator(OperatorProcess):
+    """The e2e tests' operator process, ticking like production, its metrics on a free port."""
+
     def __init__(self, namespace: str, log_path: Path, **env: str) -> None:
-        self.log_path = log_path
         self.metrics_port = free_port()
-        self.env = {
-            "SHOWTIME_NAMESPACE": namespace,
-            "SHOWTIME_TICK": f"{TICK_SECONDS}s",
-            "SHOWTIME_DEFAULT_LEAD_TIME": "60s",
-            "SHOWTIME_LOG_FORMAT": "console",
-            "SHOWTIME_METRICS_PORT": str(self.metrics_port),
-            "SHOWTIME_LIVENESS_PORT": "0",
-            **env,
-        }
-        self.process: subprocess.Popen[bytes] | None = None
+        super().__init__(
+            namespace,
+            log_path,
+            **{
+                "SHOWTIME_TICK": f"{TICK_SECONDS}s",
+                "SHOWTIME_DEFAULT_LEAD_TIME": "60s",
+                "SHOWTIME_METRICS_PORT": str(self.metrics_port),
+                **env,
+            },
+        )
         self.started_at = 0.0
-        self.starts = 0
 
     def start(self) -> Operator:
-        assert not self.alive(), "already running"
-        self.starts += 1
-        with self.log_path.open("ab") as log:
-            log.write(f"\n===== start #{self.starts} at {time.time():.1f} =====\n".encode())
-            log.flush()
-            self.started_at = time.monotonic()
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "showtime.cli", "run"],
-                cwd=REPO_ROOT,
-                env={**os.environ, **self.env},
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        self.started_at = time.monotonic()
+        super().start()
         return self
-
-    def kill(self) -> None:
-        """SIGKILL: nothing is cleaned up, state is left as it is."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
 
     def metrics(self) -> dict[str, float]:
         """Every sample of the metrics endpoint, keyed ``name{label="v",...}``."""
