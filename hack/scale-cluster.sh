@@ -29,32 +29,10 @@ PROM_DIR="${STATE}/prometheus"
 NODES="${SCALE_NODES:-56}"
 PODS_PER_NODE="${SCALE_PODS_PER_NODE:-1100}"
 
-log() { echo "scale-cluster: $*" >&2; }
-die() { echo "scale-cluster: ERROR: $*" >&2; exit 1; }
-kc() { "${BIN_DIR}/kubectl" --kubeconfig "${KUBECONFIG_PATH}" --request-timeout=30s "$@"; }
-alive() { [[ "${1:-}" =~ ^[0-9]+$ ]] && kill -0 "$1" 2>/dev/null; }
-
-# Stops the process whose pid is in file $1 (only if its command line contains $2).
-stop_pidfile() {
-  local pid
-  pid="$(cat "$1" 2>/dev/null || true)"
-  if alive "${pid}" && tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null | grep -qF -- "$2"; then
-    kill "${pid}" 2>/dev/null || true
-    local deadline=$((SECONDS + 15))
-    while alive "${pid}" && ((SECONDS < deadline)); do sleep 0.2; done
-    alive "${pid}" && kill -9 "${pid}" 2>/dev/null || true
-  fi
-  rm -f "$1"
-}
-
-wait_until() { # wait_until <seconds> <what> <command...>
-  local deadline=$((SECONDS + $1)) what="$2"
-  shift 2
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || die "${what} not within the deadline"
-    sleep 1
-  done
-}
+LOG_PREFIX="scale-cluster"
+KC_TIMEOUT=30s
+# shellcheck source=hack/lib/common.sh
+source "${HERE}/lib/common.sh"
 
 # The shared cluster's stages (hack/cluster/kwok.yaml, which gives a pod only the first of
 # the IPs KWOK hands out: under this load KWOK sometimes hands out two, and the API server
@@ -113,20 +91,10 @@ cmd_up() {
   write_config
   log "creating cluster ${CLUSTER_NAME} (apiserver 127.0.0.1:${APISERVER_PORT}, ${NODES} nodes x ${PODS_PER_NODE} pods)"
   local start=${SECONDS}
-  PATH="${BIN_DIR}:${PATH}" \
-    KWOK_KUBE_VERSION="${KUBE_VERSION}" KWOK_ETCD_VERSION="${ETCD_VERSION}" \
-    KWOK_KUBECTL_BINARY="${BIN_DIR}/kubectl" \
-    "${BIN_DIR}/kwokctl" --name "${CLUSTER_NAME}" --config "${STATE}/kwok.yaml" create cluster \
-    --runtime binary --kubeconfig= \
-    --kube-apiserver-port "${APISERVER_PORT}" \
-    --kube-apiserver-binary "${BIN_DIR}/kube-apiserver" \
-    --kube-controller-manager-binary "${BIN_DIR}/kube-controller-manager" \
-    --kube-scheduler-binary "${BIN_DIR}/kube-scheduler" \
-    --etcd-binary "${BIN_DIR}/etcd" \
-    --kwok-controller-binary "${BIN_DIR}/kwok" \
+  kwok_create_cluster "${STATE}/kwok.yaml" 120s \
     --extra-args kube-controller-manager=concurrent-deployment-syncs=20 \
-    --extra-args kube-controller-manager=concurrent-replicaset-syncs=20 \
-    --timeout 120s >&2 || die "kwokctl create cluster failed; logs in ${KWOK_DIR}/logs"
+    --extra-args kube-controller-manager=concurrent-replicaset-syncs=20 ||
+    die "kwokctl create cluster failed; logs in ${KWOK_DIR}/logs"
   wait_until 90 "kube-apiserver ready" kc get --raw=/readyz
   nodes_manifest | kc apply -f - >/dev/null || die "could not create the nodes"
   wait_until 120 "nodes Ready" kc wait --for=condition=Ready node --all --timeout=10s

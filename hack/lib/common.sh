@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Shell helpers shared by the local-cluster scripts (hack/cluster.sh, hack/bench-cluster.sh,
-# hack/drill-cluster.sh, hack/karpenter-cluster.sh), sourced after hack/versions.sh:
+# hack/drill-cluster.sh, hack/karpenter-cluster.sh, hack/scale-cluster.sh), sourced after
+# hack/versions.sh:
 # messages to stderr (log, die), kubectl against the script's cluster (kc), process checks
 # and stops (alive, stop_pidfile), polling with a deadline (wait_until), and the one
 # `kwokctl create cluster --runtime binary` call (kwok_create_cluster).
