@@ -186,6 +186,10 @@ def clusterwide_operator(
         namespace,
         tmp_path / "operator.log",
         SHOWTIME_NAMESPACE="",  # empty: all namespaces, as deployed
+        # Leader election as in the pods, the Lease in their namespace under deploy/'s Role.
+        SHOWTIME_LEADER_ELECTION="true",
+        SHOWTIME_LEASE_NAMESPACE=SYSTEM_NAMESPACE,
+        SHOWTIME_LEASE_NAME="showtime",
         KUBECONFIG=str(sa_kubeconfig),
     ).start()
     try:
