@@ -6,7 +6,10 @@ import json
 import tracemalloc
 from typing import Any
 
+import pytest
+
 from showtime.cluster.informer import Informer, wait_synced
+from showtime.core.workloadcache import slim_workload
 from tests.support.wait import wait_for
 
 
@@ -171,7 +174,7 @@ def test_a_kubectl_applied_object_is_cached_without_its_last_applied_copy() -> N
 
 def test_what_the_cache_keeps_beside_each_object_is_small() -> None:
     """50,000 pods in the scale drill R6: per-object bookkeeping adds up."""
-    informer = Informer("pods", FakeApi(), transform=lambda o: o)
+    informer = Informer("pods", FakeApi(), transform=lambda o: o, intern=False)
     items = [obj(f"p{i}", 100 + i) for i in range(10_000)]
     tracemalloc.start()
     try:
@@ -183,3 +186,89 @@ def test_what_the_cache_keeps_beside_each_object_is_small() -> None:
         tracemalloc.stop()
     assert len(informer.items()) == 10_000
     assert kept / 10_000 < 300  # bytes per object: dict entries and the versions seen
+
+
+def applied_deployment(index: int) -> dict[str, Any]:
+    """A Deployment as a watch delivers it, shaped like one applied with kubectl."""
+    labels = {"app": f"svc-{index}", "team": f"team-{index % 7}", "tier": "web"}
+    container = {
+        "name": "app",
+        "image": "registry.example/shop/web:1.42.0",
+        "ports": [{"containerPort": 8080, "protocol": "TCP"}],
+        "resources": {
+            "limits": {"cpu": "1", "memory": "512Mi"},
+            "requests": {"cpu": "100m", "memory": "128Mi"},
+        },
+        "env": [{"name": "MODE", "value": "production"}],
+    }
+    return {
+        "metadata": {
+            "name": f"svc-{index}",
+            "namespace": "ns",
+            "uid": f"00000000-0000-4000-8000-{index:012d}",
+            "resourceVersion": str(1000 + index),
+            "generation": 1,
+            "creationTimestamp": "2026-11-22T04:19:19Z",
+            "labels": labels,
+            "annotations": {"deployment.kubernetes.io/revision": "1"},
+        },
+        "spec": {
+            "replicas": 10,
+            "selector": {"matchLabels": {"app": f"svc-{index}"}},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "containers": [container],
+                    "restartPolicy": "Always",
+                    "dnsPolicy": "ClusterFirst",
+                    "schedulerName": "default-scheduler",
+                },
+            },
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"},
+            },
+        },
+        "status": {"observedGeneration": 1, "replicas": 10, "readyReplicas": 10},
+    }
+
+
+def cached_bytes_per_object(informer: Informer, objects: list[dict[str, Any]]) -> float:
+    """Memory the cache holds per object, each parsed from its own JSON as a watch event is."""
+    lines = [json.dumps(o) for o in objects]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for line in lines:
+            watch_delivers(informer, json.loads(line))
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(informer.items()) == len(objects)
+    return kept / len(objects)
+
+
+def test_watched_workloads_share_the_strings_they_have_in_common() -> None:
+    """5,000 Deployments in the scale drill R6: one copy of each key, label and quantity."""
+    deployments = [applied_deployment(i) for i in range(2_000)]
+    plain = Informer("deployments", FakeApi(), transform=slim_workload, intern=False)
+    informer = Informer("deployments", FakeApi(), transform=slim_workload)
+    assert cached_bytes_per_object(informer, deployments) < 0.7 * cached_bytes_per_object(
+        plain, deployments
+    )  # measured: 3.9 KB instead of 6.9 KB
+    first, second = informer.get("ns", "svc-1"), informer.get("ns", "svc-2")
+    assert first is not None
+    assert second is not None
+    assert first["spec"]["strategy"]["type"] is second["spec"]["strategy"]["type"]
+    assert first == slim_workload(deployments[1])  # the same content
+
+
+def test_a_cache_of_objects_showtime_never_writes_keeps_no_versions_beside_them() -> None:
+    """Pods: no per-object version bookkeeping, and an upsert is refused, not half-kept."""
+    written = Informer("pods", FakeApi(), transform=lambda o: o, intern=False)
+    read_only = Informer("pods", FakeApi(), transform=lambda o: o, intern=False, written=False)
+    pods = [obj(f"p{i}", 100 + i) for i in range(5_000)]
+    assert cached_bytes_per_object(read_only, pods) < cached_bytes_per_object(written, pods) - 50
+    with pytest.raises(ValueError, match="pods"):
+        read_only.upsert(obj("p1", 99_999))
+    assert read_only.get("ns", "p1") == obj("p1", 101)

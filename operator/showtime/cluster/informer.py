@@ -8,8 +8,11 @@ is replaced by a fresh list, read in pages so that a large collection never sits
 twice. ``managedFields`` and kubectl's last-applied-configuration annotation (a second copy
 of the object) are dropped to keep memory small, or an optional ``transform``
 (e.g. ``podstartup.slim_pod``) cuts each object down to what its readers need before it is
-stored. What the operator itself wrote is put into the cache at once (``upsert``), so the
-next tick never acts on a view older than its own writes.
+stored. Strings are interned (``compact``): a watch event is parsed on its own, so without
+it every cached object carries its own copy of each key and of values that thousands of
+objects share (namespaces, labels, images, resource quantities). What the operator
+itself wrote is put into the cache at once (``upsert``), so the next tick never acts on
+a view older than its own writes.
 
 resourceVersions are compared only for equality, as the API conventions require. A watch
 delivers an object's versions in order, so: a write whose version the watch has already
@@ -21,6 +24,7 @@ object is older and is not let over it. Decisions are not made here.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -57,6 +61,20 @@ def _slim(obj: dict[str, Any]) -> dict[str, Any]:
     return obj
 
 
+INTERN_UP_TO = 256  # characters: longer strings (rare, e.g. annotations) are kept as they are
+
+
+def compact(value: Any) -> Any:
+    """``value`` rebuilt with every dict key and every string up to ``INTERN_UP_TO`` interned."""
+    if isinstance(value, dict):
+        return {sys.intern(k) if isinstance(k, str) else k: compact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [compact(v) for v in value]
+    if isinstance(value, str) and len(value) <= INTERN_UP_TO:
+        return sys.intern(value)
+    return value
+
+
 SEEN_VERSIONS = 8  # per object: the versions the watch delivered last
 
 
@@ -66,12 +84,23 @@ def _version(obj: dict[str, Any]) -> str:
 
 class Informer:
     def __init__(
-        self, name: str, list_fn: ListFn, *args: Any, transform: Transform | None = None
+        self,
+        name: str,
+        list_fn: ListFn,
+        *args: Any,
+        transform: Transform | None = None,
+        intern: bool = True,
+        written: bool = True,
     ) -> None:
+        """``intern``: ``compact`` what ``transform`` keeps (off where strings are mostly
+        unique, as a slim pod's are). ``written``: the operator writes these objects and
+        ``upsert``s them; off, no per-object version bookkeeping is kept (50,000 pods)."""
         self.name = name
         self._list_fn = list_fn
         self._args = args
-        self._transform: Transform = transform or _slim
+        slim = transform or _slim
+        self._transform: Transform = (lambda obj: compact(slim(obj))) if intern else slim
+        self._written = written
         self._items: dict[ObjectKey, dict[str, Any]] = {}
         # versions the watch delivered last, per object: a tuple (a deque costs ~600 bytes)
         self._seen: dict[ObjectKey, tuple[str, ...]] = {}
@@ -95,6 +124,8 @@ class Informer:
     def upsert(self, obj: dict[str, Any]) -> None:
         """Put an object the operator just wrote, unless the watch already delivered it."""
         key, version = _key(obj), _version(obj)
+        if not self._written:
+            raise ValueError(f"the {self.name} informer is not told of writes")
         with self._lock:
             if not version or version in self._seen.get(key, ()):
                 return  # the cache holds this version, or one the watch delivered after it
@@ -108,6 +139,9 @@ class Informer:
             self._items.pop(key, None)
             self._seen.pop(key, None)
             self._pending.pop(key, None)
+            return
+        if not self._written:
+            self._items[key] = self._transform(obj)
             return
         self._seen[key] = (*self._seen.get(key, ())[1 - SEEN_VERSIONS :], version)
         pending = self._pending.get(key)
@@ -153,7 +187,8 @@ class Informer:
             body = json.loads(response.data)
             for item in body.get("items") or []:
                 fresh[_key(item)] = self._transform(item)
-                seen[_key(item)] = (_version(item),)
+                if self._written:
+                    seen[_key(item)] = (_version(item),)
             body.pop("items", None)  # the page's raw objects can go before the next arrives
             del response
             meta = body.get("metadata") or {}

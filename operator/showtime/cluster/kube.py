@@ -22,7 +22,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import urllib3
 from kubernetes import client, config
@@ -50,6 +50,8 @@ VERSION = "v1alpha1"
 PLURAL = "trafficevents"
 KIND = "TrafficEvent"
 WorkloadKey = tuple[str, str, str]  # (namespace, kind, name)
+# Pods: only what lead-time learning reads, mostly unique strings, never written by Showtime.
+POD_CACHE: Final[dict[str, Any]] = {"transform": slim_pod, "intern": False, "written": False}
 WRITE_TIMEOUT_SECONDS = 30  # a write that hangs longer fails (GatewayError, status 0)
 __all__ = ["AlreadyExists", "Conflict", "Gateway", "GatewayError", "KubeGateway", "NotFound"]
 
@@ -193,9 +195,9 @@ class KubeGateway:
         )
         # Pods are many and only read for lead-time learning: cache the fields it reads.
         self._pods = (
-            Informer("pods", core.list_namespaced_pod, namespace, transform=slim_pod)
+            Informer("pods", core.list_namespaced_pod, namespace, **POD_CACHE)
             if namespace
-            else Informer("pods", core.list_pod_for_all_namespaces, transform=slim_pod)
+            else Informer("pods", core.list_pod_for_all_namespaces, **POD_CACHE)
         )
         self._all = [self._events, self._deployments, self._statefulsets, self._hpas, self._pods]
         # Nodes and CapacityBuffers: optional (without them, defaults and placeholders).
