@@ -7,6 +7,9 @@ import json
 from datetime import timedelta
 from typing import Any
 
+from structlog.testing import capture_logs
+
+from showtime.shell import reconciler as reconciler_module
 from showtime.shell.reconciler import Reconciler
 from showtime.sources.metricsource import FailureReason, MetricFailure, Sample
 from tests.support.fakes import Clock, FakeCluster, FakeMetrics
@@ -276,3 +279,36 @@ def test_auto_lead_time_is_learned_from_the_targets_pods() -> None:
     # is learned. 20 s + 15 s + 5 % of 20 s is 36 s, not the 5 min default.
     assert cluster.status("speech")["leadTimeSeconds"] == 36
     assert cluster.status("speech")["prewarmAt"] == "2026-12-31T11:59:24Z"
+
+
+def test_a_slow_tick_is_logged_with_where_its_time_went(monkeypatch: Any) -> None:
+    """The SRE reading the log sees which step took the time: here, a hanging Prometheus."""
+    monkeypatch.setattr(reconciler_module, "SLOW_TICK_SECONDS", 0.1)
+    cluster, clock = FakeCluster(), Clock(START + timedelta(minutes=1))
+    cluster.add_deployment("api", 2)
+    cluster.add_event("speech", event_spec(targets=[metric_target("up")]))
+    reconciler = Reconciler(
+        cluster,
+        HangingMetrics(),
+        default_lead_time=timedelta(minutes=5),
+        clock=clock,
+        query_budget=timedelta(milliseconds=300),
+    )
+
+    async def until_a_tick_is_logged(logs: list[dict[str, Any]]) -> None:
+        loop = asyncio.create_task(reconciler.run_forever(timedelta(seconds=60)))
+        deadline = asyncio.get_running_loop().time() + 20
+        while not any(e["event"] in ("tick", "slow tick") for e in logs):
+            assert asyncio.get_running_loop().time() < deadline, "no tick logged in 20 s"
+            await asyncio.sleep(0.05)
+        loop.cancel()
+
+    with capture_logs() as logs:
+        asyncio.run(until_a_tick_is_logged(logs))
+    slow = [entry for entry in logs if entry["event"] == "slow tick"]
+    assert len(slow) == 1
+    phases = slow[0]["phases"]
+    assert list(phases) == ["snapshot", "gather", "query", "decide", "apply", "gauges"]
+    assert max(phases, key=phases.get) == "query"
+    assert phases["query"] >= 0.3
+    assert slow[0]["writes"] >= 1  # the floor still went out

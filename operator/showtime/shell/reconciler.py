@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,6 +35,7 @@ from showtime.shell.leadership import AlwaysLeader, Leadership
 from showtime.sources.metricsource import MetricSource
 
 log = structlog.get_logger("showtime.shell.reconciler")
+SLOW_TICK_SECONDS = 1.0  # a tick this long is logged at INFO with the time of each step
 
 
 @dataclass
@@ -48,6 +49,13 @@ class TickReport:
     events_posted: int = 0
     seconds: float = 0.0
     standby: bool = False  # not the leader: read the caches, nothing else
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per step, in order
+
+    def timed(self, phase: str, began: float) -> float:
+        """Book the time since ``began`` to ``phase``; the clock reading to time the next from."""
+        now = time.perf_counter()
+        self.phases[phase] = round(now - began, 3)
+        return now
 
 
 class Reconciler:
@@ -103,7 +111,10 @@ class Reconciler:
             while True:
                 try:
                     report = await self.tick()
-                    log.debug("tick", **report.__dict__)
+                    if report.seconds >= SLOW_TICK_SECONDS:  # where the time went, for the SRE
+                        log.info("slow tick", **report.__dict__)
+                    else:
+                        log.debug("tick", **report.__dict__)
                     if report.conflicts:
                         self._poke.set()  # decide again at once from what the cluster now says
                 except Exception:  # the loop must survive anything one tick runs into
@@ -135,16 +146,20 @@ class Reconciler:
     # -- one tick --------------------------------------------------------------------------
 
     async def _tick(self, report: TickReport, releasing: set[EventKey]) -> None:
+        began = time.perf_counter()
         snap = await self._gateway.snapshot()  # a standby too: its caches stay warm
         if not self._leadership.is_leader():
             self._standing_by(report)
             return
+        began = report.timed("snapshot", began)
         observed = self._gatherer.observe(snap, self._clock(), releasing)
         report.events = len(observed.events)
         plans = plan_events(observed)  # once a tick: the queries and the decisions use it
         queries = queries_for(plans)
         report.queries = len(queries)
+        began = report.timed("gather", began)
         results = await self._query(queries)
+        began = report.timed("query", began)
         decisions = decide(observed, results, plans)
         for failure in decisions.failures:
             log.error("decision failed", failure=failure)
@@ -152,7 +167,9 @@ class Reconciler:
         if not self._leadership.is_leader():  # fencing: the Lease lapsed while deciding
             self._standing_by(report)
             return
+        began = report.timed("decide", began)
         await self._applier.apply(decisions, applied)
+        began = report.timed("apply", began)
         report.writes = applied.writes
         report.status_writes = applied.status_writes
         report.errors = applied.errors + len(decisions.failures)
@@ -161,6 +178,7 @@ class Reconciler:
         self._record_gauges(observed, decisions)
         if self._history is not None:
             self._history.after_tick(observed)  # starts background reads; never waits
+        report.timed("gauges", began)
 
     async def _query(self, queries: set[str]) -> Mapping[str, MetricResult]:
         if not queries:
