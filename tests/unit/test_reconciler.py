@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import MutableMapping
 from datetime import timedelta
 from typing import Any
 
@@ -295,7 +296,7 @@ def test_a_slow_tick_is_logged_with_where_its_time_went(monkeypatch: Any) -> Non
         query_budget=timedelta(milliseconds=300),
     )
 
-    async def until_a_tick_is_logged(logs: list[dict[str, Any]]) -> None:
+    async def until_a_tick_is_logged(logs: list[MutableMapping[str, Any]]) -> None:
         loop = asyncio.create_task(reconciler.run_forever(timedelta(seconds=60)))
         deadline = asyncio.get_running_loop().time() + 20
         while not any(e["event"] in ("tick", "slow tick") for e in logs):
