@@ -21,7 +21,7 @@ from kubernetes import client
 
 from benchmarks.scale_drill import fleet
 from benchmarks.scale_drill.figures import Expected, Phases, table, writes_of
-from benchmarks.scale_drill.operator import Operator, Sampler
+from benchmarks.scale_drill.operator import Operator, Sampler, slow_ticks
 from showtime.cluster.kube import load_kube_config
 
 CREATE_ALLOWANCE = timedelta(minutes=3)  # for creating the events before the operator starts
@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> str:
     operator = Operator(os.environ["KUBECONFIG"], os.environ["SHOWTIME_PROMETHEUS_URL"], log_path)
     total = (settle + steady + timedelta(seconds=args.after_seconds)).total_seconds() + 600
     operator.start()
-    started = time.monotonic()
+    started, started_wall = time.monotonic(), time.time()
     sampler = Sampler(operator, max_seconds=total)
     sampler.start()
     notes: dict[str, str] = {}
@@ -131,7 +131,8 @@ def run(args: argparse.Namespace) -> str:
         f"{existing} pods ({ready} Ready)"
     )
     phases = Phases(started, steady_from, burst_at, burst_until, time.monotonic())
-    return table(sampler.samples, phases, expected(size, counts), notes)
+    slow = slow_ticks(log_path, started, started_wall)
+    return table(sampler.samples, phases, expected(size, counts), notes, slow)
 
 
 def main() -> None:

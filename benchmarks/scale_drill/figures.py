@@ -12,7 +12,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from benchmarks.scale_drill.operator import Samples, Tick
+from benchmarks.scale_drill.operator import Samples, SlowTick, Tick
 
 P99_TARGET_SECONDS = 1.0
 RSS_TARGET_MIB = 300.0
@@ -55,18 +55,42 @@ def writes_of(ticks: Sequence[Tick], kind: str) -> float:
 
 
 def steady_ticks(samples: Samples, phases: Phases) -> list[Tick]:
-    return [
-        t
-        for t in samples.ticks
-        if phases.steady_from <= t.ended < phases.burst_at or t.ended >= phases.burst_until
-    ]
+    return [t for t in samples.ticks if in_steady(t.ended, phases)]
+
+
+def in_steady(moment: float, phases: Phases) -> bool:
+    return phases.steady_from <= moment < phases.burst_at or moment >= phases.burst_until
+
+
+def slow_row(slow: Sequence[SlowTick], phases: Phases) -> tuple[str, str, str]:
+    """How many steady ticks took 1 s or more, and where their time went on average."""
+    steady = [t for t in slow if in_steady(t.ended, phases)]
+    if not steady:
+        return ("steady ticks of 1 s or more", "0", "")
+    steps: dict[str, float] = {}
+    for tick in steady:
+        for step, seconds in tick.phases.items():
+            steps[step] = steps.get(step, 0.0) + seconds / len(steady)
+    spent = ", ".join(f"{k} {v:.2f} s" for k, v in sorted(steps.items(), key=lambda kv: -kv[1]))
+    writes = statistics.median(t.writes for t in steady)
+    return (
+        "steady ticks of 1 s or more",
+        str(len(steady)),
+        f"mean: {spent}; median writes {writes:.0f}",
+    )
 
 
 def ratio(numerator: float, denominator: float) -> str:
     return f"{numerator / denominator:.2f}" if denominator else "-"
 
 
-def table(samples: Samples, phases: Phases, expected: Expected, notes: dict[str, str]) -> str:
+def table(
+    samples: Samples,
+    phases: Phases,
+    expected: Expected,
+    notes: dict[str, str],
+    slow: Sequence[SlowTick] = (),
+) -> str:
     first = [t for t in samples.ticks if t.ended < phases.steady_from]
     steady = steady_ticks(samples, phases)
     burst = [t for t in samples.ticks if phases.burst_at <= t.ended < phases.burst_until]
@@ -90,6 +114,7 @@ def table(samples: Samples, phases: Phases, expected: Expected, notes: dict[str,
             "met" if p99 < P99_TARGET_SECONDS else "MISSED",
             "README before: median 0.16–0.4 s at 1,000 events",
         ),
+        slow_row(slow, phases),
         (
             "take-hold tick (burst)",
             f"{burst_hold.seconds:.1f} s" if burst_hold else "-",

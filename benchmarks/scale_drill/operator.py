@@ -12,6 +12,7 @@ computed in ``figures``; nothing is judged here.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -20,6 +21,7 @@ import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import IO
 
@@ -85,6 +87,38 @@ def parse(text: str, at: float) -> Reading:
         writes,
         values.get("showtime_metric_query_duration_seconds_count", 0.0),
     )
+
+
+@dataclass(frozen=True)
+class SlowTick:
+    """A tick the operator logged as slow (1 s or more), with the seconds of each step."""
+
+    ended: float  # monotonic
+    seconds: float
+    phases: dict[str, float]
+    writes: int
+
+
+def slow_ticks(log_path: Path, started: float, started_wall: float) -> list[SlowTick]:
+    """The operator's "slow tick" log lines, their wall-clock times mapped to monotonic."""
+    found = []
+    for line in log_path.read_text(errors="replace").splitlines():
+        if '"slow tick"' not in line:
+            continue
+        try:
+            entry = json.loads(line)
+            wall = datetime.fromisoformat(entry["timestamp"]).timestamp()
+            found.append(
+                SlowTick(
+                    started + (wall - started_wall),
+                    float(entry["seconds"]),
+                    {str(k): float(v) for k, v in entry.get("phases", {}).items()},
+                    int(entry.get("writes", 0)),
+                )
+            )
+        except (ValueError, KeyError, TypeError):
+            continue
+    return found
 
 
 def rss_mib(pid: int) -> float | None:
