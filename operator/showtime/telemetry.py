@@ -1,15 +1,14 @@
 """The operator's own observability: its Prometheus metrics and its logging setup.
 
 What lives here: the metric objects the operator exports (in a dedicated registry,
-``REGISTRY``), small helpers that keep per-event label sets consistent
-(``set_event_stage``, ``set_target_replicas``, ``set_metric_sample``, ``set_or_remove``,
-``forget_event``),
-the HTTP endpoint that serves them (``start_metrics_server``), and ``configure_logging``,
-which routes structlog and stdlib logging (kopf's own lines included) through one
-renderer.
+``REGISTRY``), among them ``EVENT_SERIES``, the collector of the per-event and per-target
+gauges (one row per TrafficEvent, rendered at scrape time: ``showtime.eventseries``) and
+``forget_event``, which drops an event's row; the HTTP endpoint that serves them
+(``start_metrics_server``), and ``configure_logging``, which routes structlog and stdlib
+logging (kopf's own lines included) through one renderer.
 
-What does not: deciding *what* to record (the reconciler and the metric source call the
-helpers), reading Prometheus (``metricsource``), and the operator's configuration.
+What does not: deciding *what* to record (``shell.gauges`` computes an event's row, the
+reconciler and the metric source record), reading Prometheus (``metricsource``), and the operator's configuration.
 """
 
 from __future__ import annotations
@@ -31,33 +30,20 @@ from prometheus_client import (
     start_http_server,
 )
 
+from showtime.eventseries import STAGES, EventSeries
+
 __all__ = [
     "API_WRITES",
-    "EVENT_CONDITION",
-    "EVENT_NEXT_START",
-    "EVENT_PREWARM_LATE",
-    "EVENT_STAGE",
+    "EVENT_SERIES",
     "LEADER",
     "LEADER_TRANSITIONS",
     "METRIC_QUERY_DURATION",
     "METRIC_QUERY_FAILURES",
-    "METRIC_SAMPLE",
     "REGISTRY",
     "STAGES",
-    "TARGET_DESIRED_REPLICAS",
-    "TARGET_FLOOR_REPLICAS",
-    "TARGET_LEAD_TIME",
-    "TARGET_METRIC_REPLICAS",
-    "TARGET_PER_REPLICA",
-    "TARGET_READY_REPLICAS",
-    "TARGET_STARTUP",
     "TICK_DURATION",
     "configure_logging",
     "forget_event",
-    "set_event_stage",
-    "set_metric_sample",
-    "set_or_remove",
-    "set_target_replicas",
     "start_metrics_server",
 ]
 
@@ -66,17 +52,6 @@ __all__ = [
 REGISTRY: Final = CollectorRegistry(auto_describe=True)
 for _collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
     REGISTRY.register(_collector)
-
-#: The stages of a TrafficEvent (SPEC §1); ``set_event_stage`` emits 0 for all but one.
-STAGES: Final[tuple[str, ...]] = (
-    "Scheduled",
-    "PreWarming",
-    "Live",
-    "CoolingDown",
-    "Completed",
-    "Suspended",
-    "Invalid",
-)
 
 _QUERY_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _TICK_BUCKETS: Final = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -117,154 +92,15 @@ METRIC_QUERY_FAILURES: Final = Counter(
     ["reason"],
     registry=REGISTRY,
 )
-TARGET_DESIRED_REPLICAS: Final = Gauge(
-    "showtime_target_desired_replicas",
-    "Replicas Showtime wants for a target on behalf of an event.",
-    ["namespace", "event", "kind", "target"],
-    registry=REGISTRY,
-)
-TARGET_READY_REPLICAS: Final = Gauge(
-    "showtime_target_ready_replicas",
-    "Ready replicas of a target held by an event, as last observed.",
-    ["namespace", "event", "kind", "target"],
-    registry=REGISTRY,
-)
-EVENT_STAGE: Final = Gauge(
-    "showtime_event_stage",
-    "1 for the current stage of a TrafficEvent, 0 for the others.",
-    ["namespace", "event", "stage"],
-    registry=REGISTRY,
-)
-METRIC_SAMPLE: Final = Gauge(
-    "showtime_metric_sample",
-    "Last metric sample read for a target of an event.",
-    ["namespace", "event", "target"],
-    registry=REGISTRY,
-)
-
-TARGET_FLOOR_REPLICAS: Final = Gauge(
-    "showtime_target_floor_replicas",
-    "The floor an event holds a target at now (the ramp included); 0 while it holds none.",
-    ["namespace", "event", "kind", "target"],
-    registry=REGISTRY,
-)
-TARGET_METRIC_REPLICAS: Final = Gauge(
-    "showtime_target_metric_replicas",
-    "Replicas the metric asks for, ceil(sample / targetPerReplica); absent without a sample.",
-    ["namespace", "event", "kind", "target"],
-    registry=REGISTRY,
-)
-TARGET_PER_REPLICA: Final = Gauge(
-    "showtime_target_per_replica",
-    "A target's metric.targetPerReplica: the sample one Ready replica is sized for.",
-    ["namespace", "event", "target"],
-    registry=REGISTRY,
-)
-TARGET_LEAD_TIME: Final = Gauge(
-    "showtime_target_lead_time_seconds",
-    "The lead time used for a target: learned (leadTime auto) or the event's.",
-    ["namespace", "event", "target"],
-    registry=REGISTRY,
-)
-TARGET_STARTUP: Final = Gauge(
-    "showtime_target_startup_seconds",
-    "Measured p90 time from pod creation to Ready of a target (leadTime auto only).",
-    ["namespace", "event", "target"],
-    registry=REGISTRY,
-)
-EVENT_CONDITION: Final = Gauge(
-    "showtime_event_condition",
-    "A TrafficEvent condition: 1 True, 0 False; absent while Unknown or not set.",
-    ["namespace", "event", "condition"],
-    registry=REGISTRY,
-)
-EVENT_PREWARM_LATE: Final = Gauge(
-    "showtime_event_prewarm_late",
-    "1 when not every floor was Ready at the start (condition PreWarmed, reason PreWarmLate).",
-    ["namespace", "event"],
-    registry=REGISTRY,
-)
-EVENT_NEXT_START: Final = Gauge(
-    "showtime_event_next_start_timestamp_seconds",
-    "Start of the occurrence an event acts on or waits for, in Unix seconds.",
-    ["namespace", "event"],
-    registry=REGISTRY,
-)
-
-_PER_EVENT: Final[tuple[Gauge, ...]] = (
-    TARGET_DESIRED_REPLICAS,
-    TARGET_READY_REPLICAS,
-    EVENT_STAGE,
-    METRIC_SAMPLE,
-    TARGET_FLOOR_REPLICAS,
-    TARGET_METRIC_REPLICAS,
-    TARGET_PER_REPLICA,
-    TARGET_LEAD_TIME,
-    TARGET_STARTUP,
-    EVENT_CONDITION,
-    EVENT_PREWARM_LATE,
-    EVENT_NEXT_START,
-)
-
-
-def set_event_stage(namespace: str, event: str, stage: str) -> None:
-    """Mark ``stage`` as the event's current stage (1) and every other known stage 0."""
-    for known in (*STAGES, *([] if stage in STAGES else [stage])):
-        EVENT_STAGE.labels(namespace, event, known).set(1 if known == stage else 0)
-
-
-def set_target_replicas(
-    namespace: str, event: str, kind: str, target: str, *, desired: int, ready: int | None
-) -> None:
-    """Record desired (and, when known, ready) replicas of one target of an event."""
-    TARGET_DESIRED_REPLICAS.labels(namespace, event, kind, target).set(desired)
-    if ready is not None:
-        TARGET_READY_REPLICAS.labels(namespace, event, kind, target).set(ready)
-
-
-def set_metric_sample(namespace: str, event: str, target: str, value: float | None) -> None:
-    """Record a target's last metric sample; ``None`` (no data) removes the series.
-
-    Missing data is not zero: a gap in this series is the honest picture of an outage.
-    """
-    if value is None:
-        _remove_exact(METRIC_SAMPLE, {"namespace": namespace, "event": event, "target": target})
-    else:
-        METRIC_SAMPLE.labels(namespace, event, target).set(value)
-
-
-def set_or_remove(gauge: Gauge, labels: dict[str, str], value: float | None) -> None:
-    """Set one series of ``gauge``; ``None`` removes it (unknown is a gap, never zero)."""
-    if value is None:
-        _remove_exact(gauge, labels)
-    else:
-        gauge.labels(**labels).set(value)
+#: The per-event and per-target gauges (showtime_event_*, showtime_target_*,
+#: showtime_metric_sample): one row per TrafficEvent, set by ``shell.gauges.record_event``.
+EVENT_SERIES: Final = EventSeries()
+REGISTRY.register(EVENT_SERIES)
 
 
 def forget_event(namespace: str, event: str) -> None:
     """Drop every per-event series of a deleted TrafficEvent, so none of them goes stale."""
-    for gauge in _PER_EVENT:
-        _remove_matching(gauge, {"namespace": namespace, "event": event})
-
-
-def _remove_exact(gauge: Gauge, labels: dict[str, str]) -> None:
-    """Remove the one series with exactly ``labels``, if it exists: a dict lookup, not a scan
-    (called for every absent value of every event, so a scan would be quadratic)."""
-    key = tuple(labels[name] for name in gauge._labelnames)
-    if key in gauge._metrics:
-        gauge.remove(*key)
-
-
-def _remove_matching(gauge: Gauge, match: dict[str, str]) -> None:
-    # Gauge.remove_by_labels only exists in newer prometheus_client; collect() is portable.
-    names: list[str] = list(gauge._labelnames)
-    doomed: set[tuple[str, ...]] = set()
-    for family in gauge.collect():
-        for sample in family.samples:
-            if all(sample.labels.get(k) == v for k, v in match.items()):
-                doomed.add(tuple(sample.labels[n] for n in names))
-    for labelvalues in doomed:
-        gauge.remove(*labelvalues)
+    EVENT_SERIES.forget(namespace, event)
 
 
 def start_metrics_server(port: int, addr: str = "127.0.0.1") -> None:

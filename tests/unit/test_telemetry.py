@@ -6,13 +6,17 @@ import io
 import json
 import logging
 import socket
+import threading
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 import structlog
+from prometheus_client import Gauge, generate_latest
 
 from showtime import telemetry
+from showtime.eventseries import CONDITIONS, EventRow, TargetRow
 from showtime.telemetry import REGISTRY
 
 
@@ -20,9 +24,34 @@ def _value(name: str, **labels: str) -> float | None:
     return REGISTRY.get_sample_value(name, labels)
 
 
+def _target(name: str, *, sample: float | None = None) -> TargetRow:
+    return TargetRow(
+        kind="Deployment",
+        name=name,
+        desired=5,
+        ready=3,
+        sample=sample,
+        per_replica=None,
+        metric_replicas=None,
+        floor=None,
+        lead=None,
+        startup=None,
+    )
+
+
+def _row(stage: str, *targets: TargetRow) -> EventRow:
+    return EventRow(
+        stage=stage,
+        next_start=None,
+        prewarm_late=False,
+        conditions=(None,) * len(CONDITIONS),
+        targets=targets,
+    )
+
+
 def test_event_stage_is_one_hot() -> None:
-    telemetry.set_event_stage("live", "speech", "PreWarming")
-    telemetry.set_event_stage("live", "speech", "Live")
+    telemetry.EVENT_SERIES.put("live", "speech", _row("PreWarming"))
+    telemetry.EVENT_SERIES.put("live", "speech", _row("Live"))
     stages = {
         s: _value("showtime_event_stage", namespace="live", event="speech", stage=s)
         for s in telemetry.STAGES
@@ -31,12 +60,18 @@ def test_event_stage_is_one_hot() -> None:
     assert set(stages.values()) == {0}
 
 
+def test_an_unknown_stage_shows_beside_the_known_ones_until_the_next_stage() -> None:
+    telemetry.EVENT_SERIES.put("live", "odd", _row("Paused"))
+    assert _value("showtime_event_stage", namespace="live", event="odd", stage="Paused") == 1
+    assert _value("showtime_event_stage", namespace="live", event="odd", stage="Live") == 0
+    telemetry.EVENT_SERIES.put("live", "odd", _row("Live"))
+    assert _value("showtime_event_stage", namespace="live", event="odd", stage="Paused") is None
+
+
 def test_forget_event_removes_only_that_events_series() -> None:
     for event in ("gone", "kept"):
-        telemetry.set_event_stage("ns", event, "Live")
-        telemetry.set_target_replicas("ns", event, "Deployment", "api", desired=5, ready=3)
-        telemetry.set_metric_sample("ns", event, "api", 123.0)
-    telemetry.set_event_stage("other-ns", "gone", "Live")
+        telemetry.EVENT_SERIES.put("ns", event, _row("Live", _target("api", sample=123.0)))
+    telemetry.EVENT_SERIES.put("other-ns", "gone", _row("Live"))
 
     telemetry.forget_event("ns", "gone")
 
@@ -66,9 +101,72 @@ def test_forget_event_removes_only_that_events_series() -> None:
 
 
 def test_missing_sample_is_a_gap_not_zero() -> None:
-    telemetry.set_metric_sample("ns", "gap", "api", 10.0)
-    telemetry.set_metric_sample("ns", "gap", "api", None)
+    telemetry.EVENT_SERIES.put("ns", "gap", _row("Live", _target("api", sample=10.0)))
+    telemetry.EVENT_SERIES.put("ns", "gap", _row("Live", _target("api", sample=None)))
     assert _value("showtime_metric_sample", namespace="ns", event="gap", target="api") is None
+    assert (
+        _value(
+            "showtime_target_desired_replicas",
+            namespace="ns",
+            event="gap",
+            kind="Deployment",
+            target="api",
+        )
+        == 5
+    )
+
+
+def test_two_kinds_sharing_a_name_show_one_series_without_the_kind_label() -> None:
+    web = _target("web", sample=1.0)
+    twin = replace(web, kind="StatefulSet", sample=2.0)
+    telemetry.EVENT_SERIES.put("ns", "twins", _row("Live", web, twin))
+    text = generate_latest(REGISTRY).decode()
+    samples = [line for line in text.splitlines() if 'event="twins"' in line]
+    assert [s for s in samples if s.startswith("showtime_metric_sample")] == [
+        'showtime_metric_sample{event="twins",namespace="ns",target="web"} 2.0'
+    ]
+    desired = [s for s in samples if s.startswith("showtime_target_desired_replicas")]
+    assert len(desired) == 2
+
+
+def test_registering_the_series_names_its_families_so_a_clash_is_refused() -> None:
+    with pytest.raises(ValueError, match="showtime_event_stage"):
+        Gauge("showtime_event_stage", "a second one", registry=REGISTRY)
+
+
+def test_a_scrape_during_updates_always_shows_whole_rows() -> None:
+    """The metrics server's thread renders while the reconciler replaces rows: every scrape
+    shows each event with exactly one current stage and all of its targets."""
+    stop = threading.Event()
+    writes = 0
+
+    def reconcile() -> None:
+        nonlocal writes
+        while not stop.is_set() and writes < 20_000:
+            stage = telemetry.STAGES[writes % len(telemetry.STAGES)]
+            for event in ("a", "b", "c"):
+                row = _row(stage, _target(f"{event}-1"), _target(f"{event}-2"))
+                telemetry.EVENT_SERIES.put("racing", event, row)
+            writes += 1
+
+    writer = threading.Thread(target=reconcile)
+    writer.start()
+    try:
+        for _ in range(30):
+            text = generate_latest(REGISTRY).decode()
+            lines = [line for line in text.splitlines() if 'namespace="racing"' in line]
+            current = [
+                line
+                for line in lines
+                if line.startswith("showtime_event_stage") and line.endswith(" 1.0")
+            ]
+            desired = [line for line in lines if line.startswith("showtime_target_desired")]
+            assert len(current) == 3, current
+            assert len(desired) == 6, desired
+    finally:
+        stop.set()
+        writer.join(timeout=10)
+    assert writes > 0
 
 
 def test_metrics_server_serves_the_registry_on_loopback() -> None:

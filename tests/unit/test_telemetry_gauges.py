@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from prometheus_client import generate_latest
+
 from showtime import telemetry
 from showtime.core.observed import ObservedEvent
 from showtime.core.spec import parse_spec
@@ -114,3 +116,61 @@ def test_a_lost_sample_removes_the_metric_driven_count_and_forget_clears_all() -
     assert (
         value("showtime_event_next_start_timestamp_seconds", namespace="live", event="lost") is None
     )
+
+
+def scraped(namespace: str) -> set[str]:
+    """The sample lines of ``namespace``'s events in one scrape of the operator's registry."""
+    text = generate_latest(telemetry.REGISTRY).decode()
+    return {line for line in text.splitlines() if f'namespace="{namespace}"' in line}
+
+
+def test_a_scrape_shows_each_recorded_event_and_nothing_of_a_forgotten_one() -> None:
+    now = START + timedelta(minutes=5)
+    for name in ("first", "second", "dropped"):
+        observed = ObservedEvent("scrape", name, "uid", 1, event(name).spec)
+        record_event(observed, status("Live", late=name == "second"), now)
+    telemetry.forget_event("scrape", "dropped")
+
+    lines = scraped("scrape")
+    for name in ("first", "second"):
+        target = f'event="{name}",kind="Deployment",namespace="scrape",target="web"'
+        per_target = f'event="{name}",namespace="scrape",target="web"'
+        late = "1.0" if name == "second" else "0.0"
+        assert {
+            f"showtime_target_desired_replicas{{{target}}} 12.0",
+            f"showtime_target_ready_replicas{{{target}}} 9.0",
+            f"showtime_target_floor_replicas{{{target}}} 10.0",
+            f"showtime_target_metric_replicas{{{target}}} 12.0",
+            f"showtime_metric_sample{{{per_target}}} 560.0",
+            f"showtime_target_per_replica{{{per_target}}} 50.0",
+            f"showtime_target_lead_time_seconds{{{per_target}}} 600.0",
+            f"showtime_target_startup_seconds{{{per_target}}} 42.5",
+            f'showtime_event_stage{{event="{name}",namespace="scrape",stage="Live"}} 1.0',
+            f'showtime_event_stage{{event="{name}",namespace="scrape",stage="Scheduled"}} 0.0',
+            f'showtime_event_condition{{condition="MetricsAvailable",event="{name}",'
+            'namespace="scrape"} 1.0',
+            f'showtime_event_prewarm_late{{event="{name}",namespace="scrape"}} {late}',
+            f'showtime_event_next_start_timestamp_seconds{{event="{name}",namespace="scrape"}}'
+            " 1.7987184e+09",  # START
+        } <= lines
+        # 7 stages, 2 known conditions (Ready and TargetsFound are not set), PreWarmLate,
+        # the next start, and 8 series of the one target
+        assert len([line for line in lines if f'event="{name}"' in line]) == 19
+    assert not [line for line in lines if 'event="dropped"' in line]
+
+
+def test_a_target_gone_from_the_status_leaves_no_series_behind() -> None:
+    now = START + timedelta(minutes=5)
+    record_event(event("shrunk"), status("Live", late=False), now)
+    renamed = status("Live", late=False)
+    targets = renamed["targets"]
+    assert isinstance(targets, list)
+    targets[0]["name"] = "api"
+    record_event(event("shrunk"), renamed, now)
+
+    lines = {line for line in scraped("live") if 'event="shrunk"' in line}
+    assert not [line for line in lines if 'target="web"' in line]
+    assert (
+        'showtime_target_desired_replicas{event="shrunk",kind="Deployment",namespace="live",'
+        'target="api"} 12.0'
+    ) in lines
