@@ -136,9 +136,6 @@ _FAMILIES: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
     ),
 )
 
-#: The metric names, for callers that list what this collector exports.
-NAMES: Final[tuple[str, ...]] = tuple(name for name, _, _ in _FAMILIES)
-
 
 class EventSeries(Collector):
     """The rows of every event, and the collector rendering them into gauge families."""
@@ -158,11 +155,6 @@ class EventSeries(Collector):
         """Drop the event's row: none of its series shows on the next scrape."""
         with self._lock:
             self._rows.pop((namespace, event), None)
-
-    def get(self, namespace: str, event: str) -> EventRow | None:
-        """The event's row as last put, or None."""
-        with self._lock:
-            return self._rows.get((namespace, event))
 
     def describe(self) -> Iterable[Metric]:
         """The families without samples, so registering never renders the rows."""
