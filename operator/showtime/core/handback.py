@@ -17,6 +17,7 @@ says which (the caller turns that into a Warning). Pure: no I/O, no clock.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from enum import StrEnum
@@ -30,6 +31,7 @@ SCALE_STATE = ANNOTATION_PREFIX + "scale-state"
 ALL_ANNOTATIONS = (ORIGINAL_REPLICAS, ORIGINAL_HPA_MIN, HELD_BY, SCALE_STATE)
 DEFAULT_WINDOW_SECONDS = 300
 DEFAULT_PERCENT_PER_MINUTE = 20
+CACHED_STATES = 8192  # parsed and rendered annotations kept: a few per held target
 
 
 class Mode(StrEnum):
@@ -80,6 +82,9 @@ class HandBackState:
 
     def to_annotations(self) -> dict[str, str | None]:
         """All four annotations; ``None`` removes one that no longer applies."""
+        return dict(_annotations_of(self))  # a tick asks this of every held target
+
+    def _annotations(self) -> tuple[tuple[str, str | None], ...]:
         state: dict[str, Any] = {
             "history": [list(entry) for entry in self.history],
             "lastScaleDown": self.last_scale_down,
@@ -98,14 +103,20 @@ class HandBackState:
             hpa = _json(
                 {"name": self.original_hpa.name, "minReplicas": self.original_hpa.min_replicas}
             )
-        return {
-            ORIGINAL_REPLICAS: (
-                str(self.original_replicas) if self.original_replicas is not None else None
+        return (
+            (
+                ORIGINAL_REPLICAS,
+                str(self.original_replicas) if self.original_replicas is not None else None,
             ),
-            ORIGINAL_HPA_MIN: hpa,
-            HELD_BY: ",".join(self.held_by),
-            SCALE_STATE: _json(state),
-        }
+            (ORIGINAL_HPA_MIN, hpa),
+            (HELD_BY, ",".join(self.held_by)),
+            (SCALE_STATE, _json(state)),
+        )
+
+
+@functools.lru_cache(maxsize=CACHED_STATES)
+def _annotations_of(state: HandBackState) -> tuple[tuple[str, str | None], ...]:
+    return state._annotations()
 
 
 def _json(value: Any) -> str:
@@ -122,9 +133,15 @@ class ReadState:
 
 def read_annotations(annotations: dict[str, str]) -> ReadState:
     """Read each annotation on its own; an unreadable one is dropped and named in problems."""
-    present = [name for name in ALL_ANNOTATIONS if name in annotations]
+    present = tuple((name, annotations[name]) for name in ALL_ANNOTATIONS if name in annotations)
     if not present:
         return ReadState(None)
+    return _read(present)  # a tick reads every held target's: the same text, the same state
+
+
+@functools.lru_cache(maxsize=CACHED_STATES)
+def _read(present: tuple[tuple[str, str], ...]) -> ReadState:
+    annotations = dict(present)
     problems: list[str] = []
     original_replicas: int | None = None
     if ORIGINAL_REPLICAS in annotations:

