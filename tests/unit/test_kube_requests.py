@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+import time
 from collections.abc import Coroutine
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -151,3 +153,41 @@ def test_no_answer_is_a_gateway_error_with_status_0(
     with pytest.raises(GatewayError) as lost:
         run(gateway.patch_workload(("live", "Deployment", "api"), replicas=3))
     assert lost.value.status == 0
+
+
+class SlowPool(RecordingPool):
+    """Each request takes a while; records how many were in flight at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_flight = 0
+        self.most = 0
+        self._lock = threading.Lock()
+
+    def request(self, method: str, url: str, **kw: Any) -> urllib3.HTTPResponse:
+        with self._lock:
+            self.in_flight += 1
+            self.most = max(self.most, self.in_flight)
+        time.sleep(0.3)
+        with self._lock:
+            self.in_flight -= 1
+        return super().request(method, url, **kw)
+
+
+def test_as_many_writes_are_in_flight_as_the_write_concurrency_allows() -> None:
+    """SHOWTIME_WRITE_CONCURRENCY=16 means 16 writes waiting on the API server at once,
+    on a 2-core machine too (asyncio's default executor would allow 6 there)."""
+    api = client.ApiClient(client.Configuration(host="http://127.0.0.1:1"))
+    pool = SlowPool()
+    rest: Any = api.rest_client
+    rest.pool_manager = pool
+    gateway = KubeGateway("live", api=api, write_threads=16)
+
+    async def sixteen_writes() -> None:
+        await asyncio.gather(
+            *(gateway.patch_status("live", f"event-{i}", {"phase": "Live"}) for i in range(16))
+        )
+
+    run(sixteen_writes())
+    assert len(pool.sent) == 16
+    assert pool.most == 16

@@ -93,7 +93,9 @@ def run_operator() -> int:
     load_kube_config()
     identity = operator_identity(settings.pod_name, settings.pod_namespace)
     api = api_client(identity)
-    gateway: Gateway = KubeGateway(settings.namespace, api=api, identity=identity)
+    gateway: Gateway = KubeGateway(
+        settings.namespace, api=api, identity=identity, write_threads=settings.write_concurrency
+    )
     elector = None
     if settings.elect_leader:
         timeout = settings.renew_deadline.total_seconds() / 2
