@@ -144,6 +144,7 @@ class Operator:
             "SHOWTIME_LIVENESS_PORT": str(free_port()),
             "SHOWTIME_LOG_FORMAT": "json",
             "SHOWTIME_LOG_LEVEL": "INFO",
+            "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2"),  # as the image sets it
         }
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
