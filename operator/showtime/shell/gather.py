@@ -2,7 +2,8 @@
 
 Parses each TrafficEvent's spec (memoized by uid and generation; anything a spec runs into
 becomes that event's error, never the tick's), reduces workloads and their HPAs to what
-decisions need, learns start-up times from the pod cache, and reads the nodes and the
+decisions need (reduced again only when the cache holds a new object: it replaces, never
+edits), learns start-up times from the pod cache, and reads the nodes and the
 objects reserving node capacity (placeholder Deployments, found by Showtime's labels, are
 reservations, not workloads; CapacityBuffers when the cluster serves them). Only reading
 and reshaping live here: no decision, no write. What it keeps between ticks (parsed specs, what pods
@@ -68,6 +69,8 @@ class Gatherer:
         self._specs: dict[tuple[str, int], Parsed] = {}
         self._held: dict[str, tuple[Any, Parsed]] = {}
         self._startup: StartupMemory | None = None  # None until seeded from status
+        # Per workload, the cached object and HPA it was reduced from, and the reduction.
+        self._reduced: dict[WorkloadKey, tuple[Any, Any, ObservedWorkload]] = {}
 
     def observe(self, snap: Snapshot, now: datetime, releasing: set[EventKey]) -> Observed:
         events = []
@@ -79,14 +82,26 @@ class Gatherer:
         self._forget(events)
         workloads: dict[WorkloadKey, ObservedWorkload] = {}
         reserving: list[tuple[str, dict[str, Any]]] = []
+        reduced: dict[WorkloadKey, tuple[Any, Any, ObservedWorkload]] = {}
         for key, obj in snap.workloads.items():
             if key[1] == DEPLOYMENT and is_reservation(obj):
                 reserving.append((DEPLOYMENT, obj))
                 continue
+            hpa = snap.hpas.get(key)
+            before = self._reduced.get(key)
+            if before is not None and before[0] is obj and before[1] is hpa:
+                workloads[key] = before[
+                    2
+                ]  # the cache replaces what changed: same objects, same view
+                reduced[key] = before
+                continue
             try:
-                workloads[key] = _workload(key, obj, snap.hpas.get(key))
+                workloads[key] = _workload(key, obj, hpa)
             except Exception as exc:
                 log.warning("workload unreadable", workload="/".join(key), error=str(exc))
+                continue
+            reduced[key] = (obj, hpa, workloads[key])
+        self._reduced = reduced
         buffers = snap.capacity_buffers
         reserving += [(BUFFER_KIND, b) for b in buffers or [] if is_reservation(b)]
         return Observed(
