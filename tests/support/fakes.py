@@ -80,6 +80,9 @@ class FakeCluster:
     posted: list[tuple[str, str, str, str]] = field(default_factory=list)  # name, type, reason, msg
     last_version: int = 0
     _names: int = 0
+    # What the last snapshot handed out, by JSON text: an informer's cache replaces an object
+    # only when it changes, so an unchanged one is the very same object tick after tick.
+    _handed_out: dict[str, Any] = field(default_factory=dict)
 
     # -- the API server's bookkeeping --------------------------------------------------------
 
@@ -270,10 +273,11 @@ class FakeCluster:
 
     async def snapshot(self) -> Snapshot:
         self._adopt_all()
+        handed_out, self._handed_out = self._handed_out, {}
         return Snapshot(
-            events=_copy(list(self.events.values())),
-            workloads={k: _copy(v) for k, v in self.workloads.items()},
-            hpas={k: _copy(v) for k, v in self.hpas.items()},
+            events=[self._as_cached(v, handed_out) for v in self.events.values()],
+            workloads={k: self._as_cached(v, handed_out) for k, v in self.workloads.items()},
+            hpas={k: self._as_cached(v, handed_out) for k, v in self.hpas.items()},
             pods=_copy(self.pods),
             nodes=_copy(self.nodes),
             capacity_buffers=(
@@ -282,6 +286,15 @@ class FakeCluster:
                 else _copy(list(self.capacity_buffers.values()))
             ),
         )
+
+    def _as_cached(self, obj: dict[str, Any], handed_out: dict[str, Any]) -> Any:
+        """A copy of ``obj``; the same copy as last snapshot's if nothing in it changed."""
+        text = json.dumps(obj, sort_keys=True)
+        cached = handed_out.get(text)
+        if cached is None:
+            cached = json.loads(text)
+        self._handed_out[text] = cached
+        return cached
 
     # -- Gateway: writes -------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from showtime.core.decide_status import metric_report, status_write
+from showtime.core.decide_status import StatusMemo, metric_report, status_write
 from showtime.core.handback import ALL_ANNOTATIONS, HELD_BY, read_annotations
 from showtime.core.history import resolve_expected_peak
 from showtime.core.leadtime import LeadTimeEstimate
@@ -102,11 +102,13 @@ def decide(
     observed: Observed,
     results: Mapping[str, MetricResult],
     plans: list[EventDecision] | None = None,
+    status_memo: StatusMemo | None = None,
 ) -> Decisions:
     """Every write, status patch and Event of this tick, from what was observed.
 
     ``plans`` is what ``plan_events`` gave for the same ``observed`` (planned once a tick:
-    the queries come from it); without it, decide plans itself.
+    the queries come from it); without it, decide plans itself. ``status_memo``, kept by the
+    caller from tick to tick, spares building the status of events whose inputs are unchanged.
     """
     failures: list[str] = []
     if plans is None:
@@ -144,6 +146,7 @@ def decide(
                 targets,
                 results,
                 node_capacity=capacity.reports.get(event_decision.event.key),
+                memo=status_memo,
             )
         except Exception as exc:
             failures.append(f"{'/'.join(event_decision.event.key)}: status: {exc}")
@@ -153,6 +156,8 @@ def decide(
         notices.extend(
             Notice(event_decision.involved, n.type, n.reason, n.message) for n in said_status
         )
+    if status_memo is not None:
+        status_memo.keep_only({e.uid for e in observed.events})
     return Decisions(
         tuple(actions),
         tuple(statuses),

@@ -320,6 +320,17 @@ def settle_status(
     return {**new, "targets": settled}
 
 
+def metric_refresh_due(status: Mapping[str, Any], *, now: datetime) -> bool:
+    """Whether ``settle_status`` would refresh a metric sample shown in ``status`` at ``now``."""
+    for target in status.get("targets") or []:
+        metric = target.get("metric") if isinstance(target, Mapping) else None
+        if isinstance(metric, Mapping):
+            shown_at = parse_timestamp(metric.get("timestamp"))
+            if shown_at is None or (now - shown_at).total_seconds() >= METRIC_REFRESH_SECONDS:
+                return True
+    return False
+
+
 def _target_status(report: TargetReport) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "kind": report.kind,

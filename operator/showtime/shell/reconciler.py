@@ -23,6 +23,7 @@ from showtime import telemetry
 from showtime.cluster.kube import Gateway
 from showtime.cluster.mergepatch import apply_merge_patch
 from showtime.core.decide import decide, plan_events, queries_for
+from showtime.core.decide_status import StatusMemo
 from showtime.core.observed import Decisions, EventKey, Observed
 from showtime.core.samples import FailureReason, MetricFailure, MetricResult
 from showtime.shell import gauges
@@ -87,6 +88,7 @@ class Reconciler:
         self._gauged: dict[EventKey, Any] = {}  # what the gauges show, to skip no-op updates
         self._history = history  # status.history of recurring events, read beside the tick
         self._collector = Collector()
+        self._status_memo = StatusMemo()  # what steady events' statuses were built from
 
     # -- driving ---------------------------------------------------------------------------
 
@@ -160,7 +162,7 @@ class Reconciler:
         began = report.timed("gather", began)
         results = await self._query(queries)
         began = report.timed("query", began)
-        decisions = decide(observed, results, plans)
+        decisions = decide(observed, results, plans, self._status_memo)
         for failure in decisions.failures:
             log.error("decision failed", failure=failure)
         applied = ApplyReport()
