@@ -13,6 +13,8 @@ from showtime.core.status import (
     TargetReport,
     build_status,
     condition_of,
+    metric_refresh_due,
+    refresh_phase,
     settle_status,
 )
 
@@ -144,3 +146,23 @@ def test_metric_sample_in_status_settles_between_refreshes() -> None:
     assert still["targets"][0]["metric"]["value"] == 100.0
     stale = settle_status(old, new, now=START + timedelta(seconds=301))
     assert stale["targets"][0]["metric"]["value"] == 103.0
+
+
+def test_events_shown_together_refresh_their_samples_spread_over_five_minutes() -> None:
+    """400 events with a metric, their samples first shown in one tick (the scale drill R6),
+    must not all refresh in one tick five minutes later."""
+    shown = {
+        "targets": [{"metric": {"query": "q", "value": 1.0, "timestamp": "2026-12-31T12:00:00Z"}}]
+    }
+    first_due = []
+    for n in range(400):
+        phase = refresh_phase(f"uid-{n}")
+        due = next(
+            second
+            for second in range(0, 310, 10)
+            if metric_refresh_due(shown, now=START + timedelta(seconds=second), phase=phase)
+        )
+        first_due.append(due)
+    assert max(first_due) <= 300
+    per_tick = max(first_due.count(second) for second in set(first_due))
+    assert per_tick <= 40  # of 400: spread over the 30 ticks of the period

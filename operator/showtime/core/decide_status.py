@@ -28,6 +28,7 @@ from showtime.core.status import (
     TargetReport,
     build_status,
     metric_refresh_due,
+    refresh_phase,
     settle_status,
 )
 from showtime.core.targets import TargetDecision
@@ -115,12 +116,16 @@ def event_status(
     reports: Sequence[TargetReport],
     held_spec: Mapping[str, Any] | None,
     now: datetime,
+    refresh_at: float = 0,
 ) -> tuple[dict[str, Any], list[Notice]]:
-    """The event's whole new status (the caller diffs it into a merge patch) and its Events."""
+    """The event's whole new status (the caller diffs it into a merge patch) and its Events.
+
+    ``refresh_at``: the event's ``refresh_phase``, when in each period its sample is shown anew.
+    """
     new, notices = build_status(
         previous, StatusInput(generation, plan, error, tuple(reports)), now=now
     )
-    new = settle_status(previous, new, now=now)
+    new = settle_status(previous, new, now=now, phase=refresh_at)
     if held_spec is not None:
         new["heldSpec"] = dict(held_spec)
     if previous.get("history"):  # written by shell.history, kept as it is
@@ -177,7 +182,8 @@ def status_write(
         node_capacity,
     )
     steady = memo is not None and memo.unchanged(event.uid, inputs)
-    if steady and not metric_refresh_due(event.status, now=observed.now):
+    phase = refresh_phase(event.uid)
+    if steady and not metric_refresh_due(event.status, now=observed.now, phase=phase):
         return None, []
     new, said = event_status(
         event.status,
@@ -187,6 +193,7 @@ def status_write(
         reports=reports,
         held_spec=held_raw,
         now=observed.now,
+        refresh_at=phase,
     )
     new = with_node_capacity(new, node_capacity, generation=event.generation, now=observed.now)
     patch = {k: v for k, v in new.items() if event.status.get(k) != v}

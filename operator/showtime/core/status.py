@@ -9,6 +9,7 @@ are emitted on transitions only, so an outage or a missing target warns once.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -286,17 +287,33 @@ def _columns(
     return {"ready": f"{sum(min(t.ready, t.current or 0) for t in known)}/{have}", "desired": "-"}
 
 
-METRIC_REFRESH_SECONDS = 300  # 2,000 events with a metric: ~7 status writes a second at 60 s
+METRIC_REFRESH_SECONDS = 300  # 400 events with a metric: ~7 status writes a second at 60 s
+
+
+def refresh_phase(uid: str) -> int:
+    """An event's own offset (seconds) into the refresh period: events created together
+    would otherwise refresh their samples in the same tick, every period."""
+    return zlib.crc32(uid.encode()) % METRIC_REFRESH_SECONDS
+
+
+def _still_fresh(shown_at: datetime | None, now: datetime, phase: float) -> bool:
+    """Shown less than a period ago, and no boundary of the event's periods passed since."""
+    if shown_at is None or (now - shown_at).total_seconds() >= METRIC_REFRESH_SECONDS:
+        return False
+    window = METRIC_REFRESH_SECONDS
+    return (now.timestamp() + phase) // window == (shown_at.timestamp() + phase) // window
 
 
 def settle_status(
-    previous: Mapping[str, Any], new: dict[str, Any], *, now: datetime
+    previous: Mapping[str, Any], new: dict[str, Any], *, now: datetime, phase: float = 0
 ) -> dict[str, Any]:
     """Keep the previous metric sample in status while it is fresh and close to the new one.
 
     A sample changes every tick; writing each one would turn every tick into a status
-    write per event. The sample shown is refreshed every 5 minutes, or at once when it moves
-    by more than 5 % or the desired count changes (the live value is on /metrics).
+    write per event. The sample shown is refreshed once per 5-minute period (periods
+    shifted by ``phase``, the event's ``refresh_phase``, so that events spread their
+    refreshes over the period), or at once when it moves by more than 5 % or the desired
+    count changes (the live value is on /metrics).
     """
     before = {(t.get("kind"), t.get("name")): t for t in previous.get("targets") or []}
     settled = []
@@ -313,22 +330,20 @@ def settle_status(
             old_at = parse_timestamp(old_metric.get("timestamp"))
             old_value, value = float(old_metric.get("value") or 0), float(metric["value"])
             close = abs(value - old_value) <= 0.05 * max(abs(old_value), 1e-9)
-            fresh = old_at is not None and (now - old_at).total_seconds() < METRIC_REFRESH_SECONDS
-            if close and fresh:
+            if close and _still_fresh(old_at, now, phase):
                 target = {**target, "metric": old_metric}
         settled.append(target)
     return {**new, "targets": settled}
 
 
-def metric_refresh_due(status: Mapping[str, Any], *, now: datetime) -> bool:
+def metric_refresh_due(status: Mapping[str, Any], *, now: datetime, phase: float = 0) -> bool:
     """Whether ``settle_status`` would refresh a metric sample shown in ``status`` at ``now``."""
-    for target in status.get("targets") or []:
-        metric = target.get("metric") if isinstance(target, Mapping) else None
-        if isinstance(metric, Mapping):
-            shown_at = parse_timestamp(metric.get("timestamp"))
-            if shown_at is None or (now - shown_at).total_seconds() >= METRIC_REFRESH_SECONDS:
-                return True
-    return False
+    shown = [t.get("metric") for t in status.get("targets") or [] if isinstance(t, Mapping)]
+    return any(
+        not _still_fresh(parse_timestamp(metric.get("timestamp")), now, phase)
+        for metric in shown
+        if isinstance(metric, Mapping)
+    )
 
 
 def _target_status(report: TargetReport) -> dict[str, Any]:
