@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -360,3 +362,34 @@ def test_slim_pod_keeps_restarts_as_their_sum_and_nothing_for_none() -> None:
     assert slim_pod(restarted)["status"]["containerStatuses"] == [{"restartCount": 3}]
     for full in (never, restarted):
         assert read_startup(slim_pod(full)) == read_startup(full)
+
+
+def kept_bytes(make: Any) -> tuple[Any, int]:
+    """What ``make()`` returns, and the memory it holds (tracemalloc)."""
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        made = make()
+        return made, tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+
+
+def test_slim_pods_of_one_rollout_share_their_owner_and_timestamps() -> None:
+    """50,000 pods in the scale drill R6, each delivered on its own by the pod watch."""
+    created = NOW - timedelta(minutes=30)
+    lines = [
+        json.dumps(
+            pod(
+                f"{n:08d}-0000-4000-8000-000000000000",
+                created=created + timedelta(seconds=n // 100),
+                ready_after=20,
+                owner=("ReplicaSet", f"svc-{n // 10:04d}-5d8f7c9b4"),
+            )
+        )
+        for n in range(5_000)
+    ]
+    slims, held = kept_bytes(lambda: [slim_pod(json.loads(line)) for line in lines])
+    assert slims[0]["metadata"]["ownerReferences"][0] is slims[9]["metadata"]["ownerReferences"][0]
+    assert read_startup(slims[1]) == read_startup(json.loads(lines[1]))
+    assert held / len(lines) < 1_250  # bytes per pod: 1,120 (1,560 with copies of each)

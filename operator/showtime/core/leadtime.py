@@ -102,7 +102,7 @@ def starts_in_order(kind: str, workload: Mapping[str, Any]) -> bool:
     return policy != "Parallel"
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)  # R6 keeps 55,000 of them
 class Sample:
     """One pod's creation-to-first-Ready; ordered oldest first."""
 

@@ -44,7 +44,7 @@ class ObservedEvent:
         return (self.namespace, self.name)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # kept from tick to tick (gather): 5,000 in R6
 class ObservedWorkload:
     """A Deployment or StatefulSet, reduced to what decisions need."""
 

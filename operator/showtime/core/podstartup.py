@@ -10,6 +10,7 @@ restarts) and what is learned from them is decided in ``leadtime``. Pure: no I/O
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import sys
 from collections.abc import Mapping
@@ -18,6 +19,8 @@ from datetime import datetime
 from typing import Any
 
 from showtime.core.timestamps import parse_timestamp
+
+OWNERS_KEPT = 65_536  # owner references shared between pods: ReplicaSets, StatefulSets
 
 WorkloadKey = tuple[str, str, str]  # (namespace, kind, name), as the shell keys workloads
 
@@ -93,28 +96,36 @@ def _interned(value: Any) -> Any:
     return sys.intern(value) if isinstance(value, str) else value
 
 
+@functools.lru_cache(maxsize=OWNERS_KEPT)
+def _owner(kind: str | None, name: str | None) -> Mapping[str, Any]:
+    """One shared owner reference per owner (a ReplicaSet owns all pods of a rollout)."""
+    return {"kind": _interned(kind), "name": _interned(name)}
+
+
 def slim_pod(pod: Mapping[str, Any]) -> dict[str, Any]:
     """A Pod cut down to what ``read_startup`` and the cache read; still shaped like a Pod.
 
-    Kept: metadata name, namespace, uid, resourceVersion, creationTimestamp,
-    deletionTimestamp, ownerReferences (kind, name); status.conditions of type Ready
-    (status, lastTransitionTime); status.containerStatuses as one entry with the sum of the
-    restartCounts, only if there were restarts (50,000 pods in the scale drill R6).
+    Kept: metadata name, namespace, uid, creationTimestamp, deletionTimestamp,
+    ownerReferences (kind, name); status.conditions of type Ready (status,
+    lastTransitionTime); status.containerStatuses as one entry with the sum of the
+    restartCounts, only if there were restarts (50,000 pods in the scale drill R6). Shared
+    between pods rather than copied: the owner reference (one per ReplicaSet) and the
+    timestamps (pods created or Ready in the same second). Treat the result as frozen.
     """
     meta = pod.get("metadata") or {}
     slim_meta: dict[str, Any] = {
         "name": meta.get("name"),
         "namespace": _interned(meta.get("namespace")),
         "uid": meta.get("uid"),
-        "resourceVersion": meta.get("resourceVersion"),
-        "creationTimestamp": meta.get("creationTimestamp"),
+        "creationTimestamp": _interned(meta.get("creationTimestamp")),
     }
     if meta.get("deletionTimestamp"):
         slim_meta["deletionTimestamp"] = meta["deletionTimestamp"]
-    owners = [
-        {"kind": _interned(ref.get("kind")), "name": _interned(ref.get("name"))}
+    owners = tuple(
+        _owner(*(v if isinstance(v, str) else None for v in (ref.get("kind"), ref.get("name"))))
         for ref in meta.get("ownerReferences") or []
-    ]
+        if isinstance(ref, Mapping)
+    )
     if owners:
         slim_meta["ownerReferences"] = owners
     status = pod.get("status") or {}
@@ -123,7 +134,7 @@ def slim_pod(pod: Mapping[str, Any]) -> dict[str, Any]:
         {
             "type": "Ready",
             "status": _interned(c.get("status")),
-            "lastTransitionTime": c.get("lastTransitionTime"),
+            "lastTransitionTime": _interned(c.get("lastTransitionTime")),
         }
         for c in status.get("conditions") or []
         if c.get("type") == "Ready"
