@@ -3,8 +3,8 @@
 Targets are written side by side (bounded concurrency), each target's writes in the order
 ``decide`` gave them; a write the server refuses stops that target's remaining writes, and
 a conflict (the object changed since it was read) asks for another tick at once, which
-decides again from what the cluster now says. Status patches follow, then the Events,
-aggregated by ``events.EventRecorder``. Node capacity reservations (placeholder
+decides again from what the cluster now says. Status patches follow, and beside them the
+Events, aggregated by ``events.EventRecorder``. Node capacity reservations (placeholder
 Deployments, CapacityBuffers) are created, patched and deleted beside the targets; a
 create that finds the name taken asks for another tick.
 Nothing is decided here; one object's failed write
@@ -54,8 +54,8 @@ class Applier:
             *(self._target(action, report) for action in decisions.targets),
             *(self._reservation(write, report) for write in decisions.reservations),
         )
-        await asyncio.gather(*(self._status(write, report) for write in decisions.statuses))
-        posted, failed = await self._recorder.post(decisions.notices)
+        statuses = asyncio.gather(*(self._status(write, report) for write in decisions.statuses))
+        _, (posted, failed) = await asyncio.gather(statuses, self._recorder.post(decisions.notices))
         report.events_posted += posted
         report.errors += failed
 
