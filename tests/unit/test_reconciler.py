@@ -334,3 +334,35 @@ def test_a_steady_event_still_refreshes_its_metric_sample_every_five_minutes() -
     changed = [i for i in range(1, len(shown)) if shown[i] != shown[i - 1]]
     assert len(changed) == 1  # within 5 %: kept, and refreshed once ...
     assert changed[0] <= 30  # ... within 5 minutes of the first
+
+
+class SlowStatusCluster(FakeCluster):
+    """A loaded API server: every status patch takes a second."""
+
+    async def patch_status(self, *args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(1.0)
+        return await super().patch_status(*args, **kwargs)
+
+
+def test_in_the_loop_a_tick_does_not_wait_for_its_status_patches() -> None:
+    """The floor goes out in the tick; the status follows while the loop waits."""
+    cluster, clock = SlowStatusCluster(), Clock(START + timedelta(minutes=1))
+    cluster.add_deployment("api", 2)
+    cluster.add_event("speech", event_spec())
+    reconciler = make(cluster, clock)
+
+    async def first_tick_then_its_status(logs: list[MutableMapping[str, Any]]) -> None:
+        loop = asyncio.create_task(reconciler.run_forever(timedelta(seconds=60)))
+        deadline = asyncio.get_running_loop().time() + 20
+        while not (logs and cluster.events[("live", "speech")].get("status")):
+            assert asyncio.get_running_loop().time() < deadline, "no status in 20 s"
+            await asyncio.sleep(0.05)
+        loop.cancel()
+
+    with capture_logs() as logs:
+        asyncio.run(first_tick_then_its_status(logs))
+    ticks = [entry for entry in logs if entry["event"] in ("tick", "slow tick")]
+    assert ticks[0]["seconds"] < 0.9  # not the second the status patch took
+    assert ticks[0]["status_writes"] == 1
+    assert cluster.replicas("api") == 10
+    assert cluster.status("speech")["phase"] == "Live"

@@ -44,16 +44,53 @@ class ApplyReport:
 
 
 class Applier:
-    def __init__(self, gateway: Gateway, recorder: EventRecorder, write_concurrency: int) -> None:
+    """Carries out a tick's decisions. ``report_behind``: the status patches and Events of a
+    tick go out while the loop waits for the next one (``reported`` waits for them before
+    that tick reads the cluster); off, ``apply`` returns once they are written too."""
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        recorder: EventRecorder,
+        write_concurrency: int,
+        report_behind: bool = False,
+    ) -> None:
         self._gateway = gateway
         self._recorder = recorder
         self._slots = asyncio.Semaphore(write_concurrency)
+        self.report_behind = report_behind
+        self._reporting: asyncio.Task[None] | None = None
 
     async def apply(self, decisions: Decisions, report: ApplyReport) -> None:
         await asyncio.gather(
             *(self._target(action, report) for action in decisions.targets),
             *(self._reservation(write, report) for write in decisions.reservations),
         )
+        await self.reported()  # never two ticks' status patches at once
+        if self.report_behind:
+            report.status_writes += len(decisions.statuses)  # sent, answered later
+            self._reporting = asyncio.create_task(self._report(decisions, ApplyReport()))
+        else:
+            await self._report(decisions, report)
+
+    async def reported(self) -> None:
+        """Wait for the status patches and Events of the previous tick, if still going."""
+        reporting, self._reporting = self._reporting, None
+        if reporting is None:
+            return
+        try:
+            await reporting
+        except Exception:  # each write handles its own failure; this is a safety net
+            log.exception("reporting failed")
+
+    def abandon(self) -> None:
+        """Stop what is still being reported (the loop is stopping)."""
+        if self._reporting is not None:
+            self._reporting.cancel()
+            self._reporting = None
+
+    async def _report(self, decisions: Decisions, report: ApplyReport) -> None:
+        """Status patches and, beside them, the Events: both only report what was done."""
         statuses = asyncio.gather(*(self._status(write, report) for write in decisions.statuses))
         _, (posted, failed) = await asyncio.gather(statuses, self._recorder.post(decisions.notices))
         report.events_posted += posted

@@ -109,6 +109,9 @@ class Reconciler:
     async def run_forever(self, interval: timedelta) -> None:
         self._loop = asyncio.get_running_loop()
         self._poke = asyncio.Event()
+        # Status patches and Events are written while the loop waits for the next tick: a
+        # tick's time is its decisions and its target writes (the next tick waits for them).
+        self._applier.report_behind = True
         try:
             while True:
                 try:
@@ -129,6 +132,8 @@ class Reconciler:
                     pass
                 self._poke.clear()
         finally:
+            self._applier.abandon()
+            self._applier.report_behind = False
             self._collector.stop()  # objects frozen between ticks go back to the collector
 
     async def release(self, namespace: str, name: str) -> TickReport:
@@ -149,6 +154,7 @@ class Reconciler:
 
     async def _tick(self, report: TickReport, releasing: set[EventKey]) -> None:
         began = time.perf_counter()
+        await self._applier.reported()  # the last tick's status patches: in the cache now
         snap = await self._gateway.snapshot()  # a standby too: its caches stay warm
         if not self._leadership.is_leader():
             self._standing_by(report)
