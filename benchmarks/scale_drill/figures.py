@@ -96,7 +96,7 @@ def table(
     burst = [t for t in samples.ticks if phases.burst_at <= t.ended < phases.burst_until]
     exact = [t.seconds for t in steady if t.exact]
     p50, p99 = quantile(exact, 0.5), quantile(exact, 0.99)
-    # Steady ticks with nothing to take hold of, and those in which staggered events did.
+    # Steady ticks that wrote no target, and those in which staggered events took hold.
     quiet = [t.seconds for t in steady if t.exact and not writes_of([t], "Deployment")]
     holding = [t.seconds for t in steady if t.exact and writes_of([t], "Deployment")]
     rss_all = [m for _, m in samples.rss]
@@ -118,7 +118,7 @@ def table(
             "README before: median 0.16–0.4 s at 1,000 events",
         ),
         (
-            "  of which nothing to take hold of",
+            "  of which without target writes",
             f"{quantile(quiet, 0.5):.2f} s / {quantile(quiet, 0.99):.2f} s",
             f"{len(quiet)} ticks (p50 / p99)",
         ),
