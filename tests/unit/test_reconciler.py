@@ -309,7 +309,7 @@ def test_a_slow_tick_is_logged_with_where_its_time_went(monkeypatch: Any) -> Non
     slow = [entry for entry in logs if entry["event"] == "slow tick"]
     assert len(slow) == 1
     phases = slow[0]["phases"]
-    assert list(phases) == ["snapshot", "gather", "query", "decide", "apply", "gauges"]
+    assert list(phases) == ["reported", "snapshot", "gather", "query", "decide", "apply", "gauges"]
     assert max(phases, key=phases.get) == "query"
     assert phases["query"] >= 0.3
     assert slow[0]["writes"] >= 1  # the floor still went out

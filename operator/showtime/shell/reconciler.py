@@ -155,6 +155,7 @@ class Reconciler:
     async def _tick(self, report: TickReport, releasing: set[EventKey]) -> None:
         began = time.perf_counter()
         await self._applier.reported()  # the last tick's status patches: in the cache now
+        began = report.timed("reported", began)
         snap = await self._gateway.snapshot()  # a standby too: its caches stay warm
         if not self._leadership.is_leader():
             self._standing_by(report)
