@@ -2,8 +2,10 @@
 
 A tick reads the watch-fed snapshot (``gather``), evaluates each distinct metric query
 once within a time budget, calls the pure ``core.decide.decide`` and carries out its
-decisions (``apply``). The loop holds no state a restart would need: parsed specs, learned
-start-up times and posted Events are caches rebuilt from the cluster. A poke (a
+decisions (``apply``). In the loop, a tick's status patches and Events are written while
+the loop waits for the next tick, which waits for them before it reads the cluster. The
+loop holds no state a restart would need: parsed specs, learned start-up times and posted
+Events are caches rebuilt from the cluster. A poke (a
 TrafficEvent changed, a write met a conflict) brings the next tick forward; it is safe
 from any thread, since kopf runs sync handlers in worker threads.
 """
