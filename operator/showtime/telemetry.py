@@ -8,7 +8,8 @@ gauges (one row per TrafficEvent, rendered at scrape time: ``showtime.eventserie
 logging (kopf's own lines included) through one renderer.
 
 What does not: deciding *what* to record (``shell.gauges`` computes an event's row, the
-reconciler and the metric source record), reading Prometheus (``metricsource``), and the operator's configuration.
+reconciler and the metric source record), reading Prometheus (``metricsource``), and the
+operator's configuration.
 """
 
 from __future__ import annotations
