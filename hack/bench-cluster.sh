@@ -164,11 +164,7 @@ cmd_down() {
   stop_pidfile "${STATE}/keda-adapter.pid" keda-adapter
   stop_pidfile "${STATE}/keda-operator.pid" keda-operator
   stop_pidfile "${STATE}/prometheus.pid" "${PROM_DIR}/prometheus.yml"
-  if [[ -d "${KWOK_DIR}" ]]; then
-    log "deleting cluster ${CLUSTER_NAME}"
-    "${BIN_DIR}/kwokctl" --name "${CLUSTER_NAME}" delete cluster --kubeconfig "${KUBECONFIG_PATH}" >&2 ||
-      die "kwokctl delete cluster ${CLUSTER_NAME} failed; kill the pids in ${KWOK_DIR}/pids and remove ${KWOK_DIR}"
-  fi
+  kwok_delete_cluster
 }
 
 cmd_env() {

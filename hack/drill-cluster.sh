@@ -111,9 +111,7 @@ cmd_down() {
   if [[ -d "${KWOK_DIR}" ]]; then
     local pids pid
     pids="$(cat "${KWOK_DIR}"/pids/*.pid 2>/dev/null || true)"
-    log "deleting cluster ${CLUSTER_NAME}"
-    "${BIN_DIR}/kwokctl" --name "${CLUSTER_NAME}" delete cluster --kubeconfig "${KUBECONFIG_PATH}" >&2 ||
-      die "kwokctl delete cluster ${CLUSTER_NAME} failed; kill the pids in ${KWOK_DIR}/pids and remove ${KWOK_DIR}"
+    kwok_delete_cluster
     # A component a drill started again itself (R4) is not kwokctl's child: kwokctl
     # leaves it running. Stop whatever of this cluster is left.
     for pid in ${pids}; do

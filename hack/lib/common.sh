@@ -77,3 +77,12 @@ kwok_create_cluster() {
     "$@" \
     --timeout "${timeout}" >&2 9>&-
 }
+
+# kwok_delete_cluster: deletes cluster CLUSTER_NAME if its state (KWOK_DIR) exists; dies
+# saying what to clean by hand if kwokctl cannot. fd 9 (a lock) is not passed on.
+kwok_delete_cluster() {
+  [[ -d "${KWOK_DIR}" ]] || return 0
+  log "deleting cluster ${CLUSTER_NAME}"
+  "${BIN_DIR}/kwokctl" --name "${CLUSTER_NAME}" delete cluster --kubeconfig "${KUBECONFIG_PATH}" >&2 9>&- ||
+    die "kwokctl delete cluster ${CLUSTER_NAME} failed; kill the pids in ${KWOK_DIR}/pids and remove ${KWOK_DIR}"
+}
