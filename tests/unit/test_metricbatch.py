@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,6 +14,7 @@ import pytest
 
 from showtime.sources.batching import LABEL, BatchingSource, combined
 from showtime.sources.metricsource import FailureReason, MetricFailure, PrometheusSource, Sample
+from tests.support.httpserver import serving
 from tests.unit.test_metricsource import ANSWERS, vector
 
 PART = re.compile(r'label_replace\(\n(.*?)\n, "' + LABEL + r'", "(\d+)", "", ""\)', re.S)
@@ -70,17 +70,9 @@ def prom() -> Iterator[BatchingPrometheus]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with serving(Handler) as url:
+        fake.url = url
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def ask(source: PrometheusSource, queries: list[str]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -26,6 +26,7 @@ from showtime.sources.metricsource import (
     Sample,
     classify_response,
 )
+from tests.support.httpserver import serving
 
 TS = 1_767_225_600.25  # 2026-01-01T00:00:00.25Z
 
@@ -113,18 +114,12 @@ def prom() -> Iterator[FakePrometheus]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        yield fake
-    finally:
-        fake.release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serving(Handler) as url:
+        fake.url = url
+        try:
+            yield fake
+        finally:
+            fake.release.set()  # answers held back by a test go out before the server stops
 
 
 def run_queries(source: PrometheusSource, queries: list[str]) -> dict[str, Any]:
